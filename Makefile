@@ -1,0 +1,62 @@
+# The autograd course. `make help` lists the targets; every target creates .venv when missing.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# A CPU build on the course machines; set TORCH_SPEC for another platform or version (2.3+).
+TORCH_SPEC ?= torch==2.13.0
+ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
+STAMP := $(VENV)/.installed
+
+.PHONY: help setup lab release demo collect grade test bench clean-grading
+
+help:
+	@echo "make setup     create .venv with everything the course needs (and check graphviz)"
+	@echo "make lab       open JupyterLab on the student notebooks"
+	@echo "make release   generate notebooks/ (student versions) from solutions/ with nbgrader"
+	@echo "make demo      grade a generated sample class end to end and print its grade table"
+	@echo "make collect   file downloaded .ipynb submissions (ZIP=... or DIR=...) into submitted/"
+	@echo "make grade     autograde submitted/, write feedback/, grades.csv and grading-summary.txt"
+	@echo "make test      the test suite (what CI runs)"
+	@echo "make bench     execution time, memory and grading throughput figures"
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -r requirements.txt -e .
+	@touch $@
+
+setup: $(STAMP)
+	@if command -v dot >/dev/null 2>&1; then \
+		echo "Course environment ready in $(VENV) (graphviz: $$(dot -V 2>&1))"; \
+	else \
+		echo ""; \
+		echo "*** graphviz is missing: the 'dot' program draws the autograd graphs."; \
+		echo "*** Install it: 'sudo apt-get install graphviz' (Debian/Ubuntu), 'brew install graphviz' (macOS),"; \
+		echo "*** or use the conda environment (environment.yml), which includes it."; \
+		echo ""; \
+	fi
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+release: setup
+	$(BIN)/python -m autograd_course.grading.release $(ASSIGNMENTS)
+
+demo: setup
+	$(BIN)/python -m autograd_course.grading.demo
+
+collect: setup
+	$(BIN)/python -m autograd_course.grading.collect $(if $(ZIP),--zip $(ZIP)) $(if $(DIR),--dir $(DIR))
+
+grade: setup
+	$(BIN)/python -m autograd_course.grading.grade $(ARGS)
+
+test: setup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+bench: setup
+	$(BIN)/python -m autograd_course.grading.bench
+
+clean-grading:
+	rm -rf gradebook.db submitted autograded feedback downloaded grades.csv grading-summary.txt

@@ -1,0 +1,251 @@
+"""Checks used by the visible and hidden tests, with messages that name the mistake.
+
+Every check first undoes monkeypatches (see :mod:`autograd_course._guard`) and
+compares with torch functions bound here, at import, which the course's locked
+setup cell does before any student code runs.  Test cells import this module
+themselves (``from autograd_course import checks as ck``) rather than relying
+on a name a submission could rebind.
+"""
+
+import functools
+import sys
+import types
+
+import torch
+
+from . import _guard
+
+# Bound before student code runs: what the checks compare with.
+_Fail = AssertionError
+_Tensor = torch.Tensor
+_allclose = torch.allclose
+_as_tensor = torch.as_tensor
+_broadcast_shapes = torch.broadcast_shapes
+_gradcheck = torch.autograd.gradcheck
+_gradgradcheck = torch.autograd.gradgradcheck
+_float64 = torch.float64
+_isinstance = isinstance
+_bool = bool
+_abs = abs
+_round = round
+_len = len
+_repr = repr
+_type = type
+_Exception = Exception
+
+
+def _guarded(check):
+    @functools.wraps(check)
+    def run(*args, **kwargs):
+        tampered = _guard.tampered_before_setup()
+        if tampered:
+            raise _Fail(
+                "The grading environment was changed before the course setup cell ran "
+                f"({', '.join(tampered)} replaced). This notebook cannot be graded "
+                "automatically; ask your instructor."
+            )
+        restore_everything()
+        return check(*args, **kwargs)
+
+    return run
+
+
+def _fmt(tensor):
+    """A short, readable rendering of a tensor's values."""
+    flat = tensor.detach().reshape(-1)
+    shown = [_round(float(v), 4) for v in flat[:6]]
+    more = f", ... ({flat.numel()} values)" if flat.numel() > 6 else ""
+    return f"{shown}{more}" if tensor.dim() else f"{shown[0]}"
+
+
+def _close(actual, expected, atol, rtol):
+    return _allclose(actual.detach().to(_float64), expected.detach().to(_float64), atol=atol, rtol=rtol)
+
+
+def _as_reference(expected, like):
+    if _isinstance(expected, _Tensor):
+        return expected.detach()
+    return _as_tensor(expected, dtype=like.dtype if like.is_floating_point() else _float64)
+
+
+def _diagnose_value(actual, expected, name, atol, rtol, known_mistakes, is_grad):
+    if actual is None:
+        if is_grad:
+            raise _Fail(
+                f"{name} is None. Usual causes: the tensor is not a leaf (an intermediate "
+                "keeps no .grad unless you call .retain_grad()), requires_grad was never "
+                "set on it, or backward() was not called."
+            )
+        raise _Fail(f"{name} is None; did the function forget to return its result?")
+    if not _isinstance(actual, _Tensor):
+        raise _Fail(f"{name} should be a torch.Tensor, got {_type(actual).__name__}.")
+    expected = _as_reference(expected, actual)
+    if actual.shape != expected.shape:
+        message = f"{name} has shape {tuple(actual.shape)}, expected {tuple(expected.shape)}."
+        try:
+            broadcastable = _broadcast_shapes(actual.shape, expected.shape) == actual.shape
+        except RuntimeError:
+            broadcastable = False
+        if broadcastable and actual.numel() > expected.numel():
+            message += (
+                " It looks like a broadcast dimension was not reduced: a gradient has the "
+                "shape of its input, so sum it over the dimensions that were broadcast."
+            )
+        raise _Fail(message)
+    if not actual.is_floating_point() and expected.is_floating_point():
+        raise _Fail(f"{name} has dtype {actual.dtype}; gradients and values here are floating point.")
+    if _close(actual, expected, atol, rtol):
+        return
+    for mistake, wrong in (known_mistakes or {}).items():
+        wrong = _as_reference(wrong, actual)
+        if wrong.shape == actual.shape and _close(actual, wrong, atol, rtol):
+            raise _Fail(f"{name} is wrong: {mistake}.")
+    nonzero = bool((expected.abs() > atol).any())
+    if nonzero:
+        for factor in (2, 3, 4, 5):
+            if _close(actual, expected * factor, atol, rtol):
+                hint = (
+                    "gradients accumulate in .grad across backward calls; set .grad to None "
+                    "(or call zero_grad()) before each new backward" if is_grad else
+                    "is something counted more than once?"
+                )
+                raise _Fail(f"{name} is exactly {factor} times the expected value: {hint}.")
+        if _close(actual, -expected, atol, rtol):
+            raise _Fail(f"{name} has the right size but the wrong sign.")
+        if not bool((actual.abs() > atol).any()):
+            raise _Fail(
+                f"{name} is all zeros but should not be: is the graph cut (detach, no_grad) "
+                "or the incoming gradient (grad_output) dropped?"
+            )
+    error = (actual.detach().to(_float64) - expected.to(_float64)).abs()
+    worst = int(error.reshape(-1).argmax())
+    raise _Fail(
+        f"{name} is wrong: largest error {float(error.max()):.3g} at flat index {worst}.\n"
+        f"  got      {_fmt(actual)}\n  expected {_fmt(expected)}"
+    )
+
+
+@_guarded
+def expect_grad(actual, expected, name="the gradient", *, atol=1e-5, rtol=1e-4, known_mistakes=None):
+    """Assert that a gradient matches a reference; name the likely mistake if not.
+
+    ``known_mistakes`` maps a description to the value that mistake produces,
+    so a test can recognise, say, a backward that ignores ``grad_output``.
+    """
+    _diagnose_value(actual, expected, name, atol, rtol, known_mistakes, is_grad=True)
+
+
+@_guarded
+def expect_close(actual, expected, name="the result", *, atol=1e-5, rtol=1e-4, known_mistakes=None):
+    """Assert that a tensor value matches a reference, with the same diagnostics."""
+    _diagnose_value(actual, expected, name, atol, rtol, known_mistakes, is_grad=False)
+
+
+@_guarded
+def expect_equal(actual, expected, name="the answer", hint=None):
+    """Assert exact equality of plain Python values (answers to predict-then-run questions)."""
+    if actual == expected and _type(actual) == _type(expected):
+        return
+    message = f"{name} is {_repr(actual)}, expected {_repr(expected)}."
+    raise _Fail(message + (f" {hint}" if hint else ""))
+
+
+@_guarded
+def expect(condition, message):
+    """Assert a condition with a message written for the student."""
+    if not _bool(condition):
+        raise _Fail(message)
+
+
+@_guarded
+def expect_answer(answers, key, expected, hint=None):
+    """Check one entry of a dict of predictions, naming the entry that is wrong."""
+    if not _isinstance(answers, dict):
+        raise _Fail(f"The answers should be a dict, got {_type(answers).__name__}.")
+    if key not in answers:
+        raise _Fail(f"The answers have no entry for {key!r}.")
+    if answers[key] is ...:
+        raise _Fail(f"The entry for {key!r} is still ... (fill in your prediction).")
+    actual = answers[key]
+    if actual != expected or _type(actual) != _type(expected):
+        raise _Fail(f"The entry for {key!r} is {_repr(actual)}; that is not what autograd does."
+                    + (f" {hint}" if hint else ""))
+
+
+@_guarded
+def expect_gradcheck(function, inputs, name="the function", *, double_backward=False):
+    """Compare a function's backward with finite differences in float64."""
+    inputs = tuple(inputs)
+    for i, tensor in enumerate(inputs):
+        if _isinstance(tensor, _Tensor) and tensor.is_floating_point() and tensor.dtype != _float64:
+            raise _Fail(f"gradcheck input {i} is {tensor.dtype}; finite differences need float64.")
+    try:
+        _gradcheck(function, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True)
+    except _Exception as error:
+        raise _Fail(f"gradcheck failed for {name}: backward disagrees with finite differences.\n{error}") from None
+    if double_backward:
+        try:
+            _gradgradcheck(function, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True)
+        except _Exception as error:
+            raise _Fail(
+                f"gradgradcheck failed for {name}: its backward is not itself differentiable "
+                f"(is it decorated with once_differentiable, or does it leave the graph?).\n{error}"
+            ) from None
+
+
+@_guarded
+def expect_function_in_graph(output, function_class, name="the output"):
+    """Assert that ``output`` was produced by ``function_class.apply``, not by plain torch ops."""
+    grad_fn = getattr(output, "grad_fn", None)
+    if grad_fn is None:
+        raise _Fail(f"{name} has no grad_fn: it is not attached to any graph "
+                    "(did an input require grad, and was the Function called with .apply?).")
+    if getattr(grad_fn, "_forward_cls", None) is not function_class:
+        raise _Fail(
+            f"{name} was made by {_type(grad_fn).__name__}, not by {function_class.__name__}: "
+            f"call {function_class.__name__}.apply(...) so that your backward is the one autograd runs."
+        )
+
+
+@_guarded
+def expect_raises(error_type, action, name="this call"):
+    """Assert that ``action()`` raises ``error_type``."""
+    try:
+        action()
+    except error_type:
+        return
+    except _Exception as error:
+        raise _Fail(f"{name} raised {_type(error).__name__} ({error}); expected {error_type.__name__}.") from None
+    raise _Fail(f"{name} should raise {error_type.__name__}, but it did not.")
+
+
+class _SealedModule(types.ModuleType):
+    """A module whose existing attributes cannot be rebound or deleted."""
+
+    def __setattr__(self, attr, value):
+        if attr in self.__dict__:
+            raise AttributeError(f"{self.__name__}.{attr} is part of the course's grading and is read-only")
+        super().__setattr__(attr, value)
+
+    def __delattr__(self, attr):
+        raise AttributeError(f"{self.__name__}.{attr} is part of the course's grading and is read-only")
+
+
+_module = sys.modules[__name__]
+_ORIGINAL = dict(vars(_module))
+_real_torch = torch
+
+
+def restore_everything():
+    """Undo patches to torch, builtins, this module, and the notebook's own ``torch`` name."""
+    _guard.restore()
+    namespace = vars(_module)
+    for name, original in _ORIGINAL.items():
+        if namespace.get(name) is not original:
+            namespace[name] = original
+    notebook = vars(sys.modules["__main__"])
+    if "torch" in notebook and notebook["torch"] is not _real_torch:
+        notebook["torch"] = _real_torch
+
+
+_module.__class__ = _SealedModule

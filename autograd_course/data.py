@@ -1,0 +1,28 @@
+"""Offline data sets: scikit-learn's bundled digits, and small synthetic problems."""
+
+import torch
+
+
+def load_digits(n_train=1200, dtype=torch.float32):
+    """The 8x8 digits bundled with scikit-learn (no download), scaled to [0, 1].
+
+    Returns ``(x_train, y_train, x_test, y_test)`` with x of shape (n, 64) and
+    integer labels in 0..9; the split is fixed, so every run sees the same data.
+    """
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    digits = sklearn_digits()
+    x = torch.tensor(digits.data, dtype=dtype) / 16.0
+    y = torch.tensor(digits.target, dtype=torch.long)
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    x, y = x[order], y[order]
+    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+
+
+def make_regression(n=256, in_features=8, out_features=1, noise=0.1, seed=0, dtype=torch.float32):
+    """A noisy linear-plus-sine regression problem: ``(x, y)`` of shapes (n, in) and (n, out)."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, in_features, generator=generator, dtype=dtype)
+    w = torch.randn(in_features, out_features, generator=generator, dtype=dtype)
+    y = torch.sin(x @ w) + 0.5 * (x @ w) + noise * torch.randn(n, out_features, generator=generator, dtype=dtype)
+    return x, y

@@ -1,0 +1,32 @@
+"""nbgrader configuration for the autograd course (instructor side)."""
+
+c = get_config()  # noqa: F821  (provided by nbgrader)
+
+c.CourseDirectory.course_id = "autograd-course"
+# solutions/<id>/<id>.ipynb -> notebooks/<id>/<id>.ipynb
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "notebooks"
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+
+# Per-cell limit while grading; the slowest course cell takes a few seconds.
+c.Execute.timeout = 60
+
+# A student who deletes a test cell gets it back, and scored, at grading time.
+c.OverwriteCells.add_missing_cells = True
+
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+
+# Feedback never shows hidden tests: their source is cleared and the error
+# outputs of test cells are cut down to the message (a traceback quotes code).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "autograd_course.grading.feedback.ShortTestErrors",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
+# `make collect`: downloaded files are named <student_id>_<assignment>.ipynb.
+c.ZipCollectApp.collector_plugin = "nbgrader.plugins.zipcollect.FileNameCollectorPlugin"
+from autograd_course.grading.collect import NAMED_REGEXP  # noqa: E402  (one definition of the pattern)
+
+c.FileNameCollectorPlugin.named_regexp = NAMED_REGEXP

@@ -1,0 +1,117 @@
+"""Build a throwaway nbgrader course, file submissions into it, and read the scores.
+
+Used by the grading tests and by the benchmark: a course copy in a temporary
+folder holds its own gradebook, so tests never touch the instructor's.
+"""
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+from autograd_course.grading.course import tool_env
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+NOTEBOOKS = ROOT / "notebooks"
+ASSIGNMENTS = sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and p.name[:2].isdigit())
+
+
+def nbgrader(args, cwd, check=True, timeout=900):
+    """Run nbgrader's own CLI in ``cwd`` with this interpreter's environment."""
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, capture_output=True,
+                            text=True, timeout=timeout, env=tool_env())
+    if check and result.returncode != 0:
+        raise AssertionError(f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def make_course(tmp, assignments=ASSIGNMENTS, timeout=None):
+    """A course folder with the solutions, the config and a gradebook holding the assignments."""
+    course = Path(tmp)
+    course.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    if timeout is not None:
+        with open(course / "nbgrader_config.py", "a") as config:
+            config.write(f"\nc.Execute.timeout = {int(timeout)}\n")
+    for assignment in assignments:
+        shutil.copytree(SOLUTIONS / assignment, course / "solutions" / assignment)
+        nbgrader(["generate_assignment", assignment, "--force"], cwd=course)
+    return course
+
+
+def read_notebook(path):
+    return nbformat.read(str(path), as_version=4)
+
+
+def grade_ids(nb, kind):
+    """grade_ids of the solution cells ('solution') or of the test cells with their points ('test')."""
+    found = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if kind == "solution" and meta.get("solution"):
+            found[meta["grade_id"]] = cell
+        if kind == "test" and meta.get("grade") and cell.cell_type == "code":
+            found[meta["grade_id"]] = meta["points"]
+    return found
+
+
+def with_replacements(nb, sources):
+    """A copy of ``nb`` whose solution cells named in ``sources`` hold the given code."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    cells = grade_ids(nb, "solution")
+    for grade_id, source in sources.items():
+        if grade_id not in cells:
+            raise KeyError(f"no solution cell {grade_id!r}")
+        cells[grade_id].source = source.strip("\n")
+    return nb
+
+
+def submit(course, student, assignment, nb=None, raw=None):
+    """File a submission as nbgrader's exchange would: submitted/<student>/<assignment>/<assignment>.ipynb."""
+    folder = Path(course) / "submitted" / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{assignment}.ipynb"
+    if raw is not None:
+        target.write_text(raw)
+    elif nb is not None:
+        nbformat.write(nb, str(target))
+    return target
+
+
+def load_cases(assignment):
+    """The alternative answers and typical mistakes written for one notebook (tests/submissions/<id>.py)."""
+    path = ROOT / "tests" / "submissions" / f"nb{assignment}.py"
+    spec = importlib.util.spec_from_file_location(f"cases_{assignment}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cell_scores(course, assignment, student):
+    """{test grade_id: (score, max_score)} for one graded submission, from the gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission_notebook(assignment, assignment, student)
+        return {grade.name: (grade.score, grade.max_score) for grade in submission.grades
+                if grade.cell_type == "code"}
+
+
+def failing_test_cells(course, assignment, student):
+    """{test grade_id: 'ename: evalue'} for the test cells that failed in the autograded notebook."""
+    nb = read_notebook(Path(course) / "autograded" / student / assignment / f"{assignment}.ipynb")
+    errors = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and cell.cell_type == "code":
+            for output in cell.get("outputs", []):
+                if output.output_type == "error":
+                    errors[meta["grade_id"]] = f"{output.ename}: {output.evalue}"
+    return errors
+
+

@@ -1,0 +1,121 @@
+"""Alternative correct answers and typical mistakes for 02_backward: each replaces one whole solution cell."""
+
+# solution grade_id -> another correct answer written differently (all of them together must score full marks)
+ALTERNATIVES = {
+    "tanh_unit_grads": '''
+def tanh_unit_grads(x, y, w, b):
+    """Return (dL/dw, dL/db) for L = mean((tanh(w * x + b) - y) ** 2), by the chain rule, without autograd."""
+    n = x.shape[0]
+    z = x * w + b
+    residual = torch.tanh(z) - y
+    upstream = residual * (2.0 / n)            # dL/da_i
+    local = 1.0 / torch.cosh(z) ** 2           # d tanh / dz = sech^2 z
+    dz = upstream * local
+    return torch.dot(dz, x), torch.sum(dz)
+''',
+    "vjp_both_ways": '''
+def vjp_by_backward(f, x, v):
+    """Return v^T J_f(x) computed with .backward(v); x does not require grad, v has the shape of f(x)."""
+    leaf = x.clone().requires_grad_()
+    torch.autograd.backward(f(leaf), grad_tensors=v)
+    return leaf.grad
+
+
+def vjp_by_grad(f, x, v):
+    """Return v^T J_f(x) computed with torch.autograd.grad(..., grad_outputs=v), writing no .grad."""
+    leaf = x.detach().clone()
+    leaf.requires_grad = True
+    scalar = (f(leaf) * v).sum()               # the gradient of v . f(x) is v^T J
+    return torch.autograd.grad(scalar, [leaf])[0]
+''',
+    "accumulation_predictions": '''
+predictions = {"a": ..., "b": ..., "c": ..., "d": ..., "e": ...}   # replace each ... with the value of x.grad
+predictions["a"] = 12
+predictions["b"] = 12
+predictions["c"] = 6
+predictions["d"] = 33
+predictions["e"] = 6
+''',
+    "hidden_grads": '''
+def weight_and_hidden_grads(W, x):
+    """Return (dL/dW, dL/dh) for h = x @ W.T and L = logsumexp(h, dim=1).sum(), with one .backward()."""
+    weight = torch.nn.Parameter(W.clone())
+    hidden = torch.einsum("bn,mn->bm", x, weight)
+    loss = torch.logsumexp(hidden, dim=1).sum()
+    torch.autograd.backward(loss, inputs=[weight, hidden])   # inputs= also fills .grad of an intermediate
+    return weight.grad.detach(), hidden.grad
+''',
+    "hvp": '''
+def hvp(f, x, v):
+    """Return H_f(x) @ v for a scalar function f, by two torch.autograd.grad calls, as a differentiable tensor."""
+    gradient = torch.autograd.grad(f(x), [x], create_graph=True)[0]
+    return torch.autograd.grad(gradient, [x], grad_outputs=[v], create_graph=True)[0]
+''',
+    "jacobian_by_rows": '''
+def jacobian_by_rows(f, x):
+    """Return the (m, n) Jacobian of f at x (1-D, shape (n,)), one VJP with a unit vector per row, one call to f."""
+    leaf = x.detach().clone().requires_grad_(True)
+    y = f(leaf)
+    m = y.shape[0]
+    J = torch.empty(m, x.shape[0], dtype=x.dtype)
+    for i, unit in enumerate(torch.eye(m, dtype=y.dtype)):
+        leaf.grad = None                                   # one row at a time: no accumulation
+        y.backward(unit, retain_graph=i < m - 1)
+        J[i] = leaf.grad
+    return J
+''',
+}
+
+# solution grade_id -> (the mistake, in words; the whole cell with that mistake; words its failure message must contain)
+MISTAKES = {
+    "tanh_unit_grads": ("forgets the local derivative of tanh in the chain", '''
+def tanh_unit_grads(x, y, w, b):
+    """Return (dL/dw, dL/db) for L = mean((tanh(w * x + b) - y) ** 2), by the chain rule, without autograd."""
+    a = torch.tanh(w * x + b)
+    dL_da = 2 * (a - y) / len(x)
+    return (dL_da * x).sum(), dL_da.sum()
+''', "derivative of tanh"),
+    "vjp_both_ways": ("sets requires_grad on the caller's x, so a second call accumulates into x.grad", '''
+def vjp_by_backward(f, x, v):
+    """Return v^T J_f(x) computed with .backward(v); x does not require grad, v has the shape of f(x)."""
+    x.requires_grad_(True)
+    f(x).backward(v)
+    return x.grad
+
+
+def vjp_by_grad(f, x, v):
+    """Return v^T J_f(x) computed with torch.autograd.grad(..., grad_outputs=v), writing no .grad."""
+    x = x.detach().requires_grad_(True)
+    return torch.autograd.grad(f(x), x, grad_outputs=v)[0]
+''', "accumulate"),
+    "accumulation_predictions": ("believes every backward call overwrites .grad", '''
+predictions = {"a": 6.0, "b": 6.0, "c": 6.0, "d": 27.0, "e": 6.0}
+''', "accumulate"),
+    "hidden_grads": ("forgets retain_grad, so the intermediate keeps no .grad", '''
+def weight_and_hidden_grads(W, x):
+    """Return (dL/dW, dL/dh) for h = x @ W.T and L = logsumexp(h, dim=1).sum(), with one .backward()."""
+    W = W.detach().clone().requires_grad_(True)
+    h = x @ W.T
+    torch.logsumexp(h, dim=1).sum().backward()
+    return W.grad, h.grad
+''', "retain_grad"),
+    "hvp": ("computes the first gradient without create_graph=True", '''
+def hvp(f, x, v):
+    """Return H_f(x) @ v for a scalar function f, by two torch.autograd.grad calls, as a differentiable tensor."""
+    (g,) = torch.autograd.grad(f(x), x)
+    (hv,) = torch.autograd.grad((g * v).sum(), x, create_graph=True)
+    return hv
+''', "create_graph=True to the first call"),
+    "jacobian_by_rows": ("forgets retain_graph, so the second row's backward finds the graph freed", '''
+def jacobian_by_rows(f, x):
+    """Return the (m, n) Jacobian of f at x (1-D, shape (n,)), one VJP with a unit vector per row, one call to f."""
+    leaf = x.detach().requires_grad_(True)
+    y = f(leaf)
+    rows = []
+    for i in range(len(y)):
+        unit = torch.zeros_like(y)
+        unit[i] = 1.0
+        rows.append(torch.autograd.grad(y, leaf, grad_outputs=unit)[0])
+    return torch.stack(rows)
+''', "retain_graph=True"),
+}

@@ -1,0 +1,92 @@
+"""The checks' diagnostic messages, the tamper guard, and graph drawing."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from autograd_course import checks as ck
+from autograd_course import draw_graph
+from autograd_course.graphs import render_svg
+
+
+def message(action):
+    with pytest.raises(AssertionError) as caught:
+        action()
+    return str(caught.value)
+
+
+EXPECTED = torch.tensor([1.0, -2.0, 3.0])
+
+
+@pytest.mark.parametrize("actual, words", [
+    (None, "not a leaf"),
+    (torch.ones(4, 3), "broadcast dimension was not reduced"),
+    (EXPECTED * 2, "exactly 2 times"),
+    (-EXPECTED, "wrong sign"),
+    (torch.zeros(3), "all zeros"),
+    (EXPECTED + torch.tensor([0.0, 0.5, 0.0]), "largest error 0.5 at flat index 1"),
+])
+def test_expect_grad_names_the_mistake(actual, words):
+    assert words in message(lambda: ck.expect_grad(actual, EXPECTED, "x.grad"))
+
+
+def test_known_mistakes_are_named_and_correct_values_pass():
+    ck.expect_grad(EXPECTED.clone(), EXPECTED, "x.grad")
+    wrong = EXPECTED + 1
+    assert "grad_output was ignored" in message(
+        lambda: ck.expect_grad(wrong, EXPECTED, "x.grad", known_mistakes={"grad_output was ignored": wrong}))
+
+
+def test_answers_and_graph_membership():
+    assert "still ..." in message(lambda: ck.expect_answer({"a": ...}, "a", True))
+    assert "'a' is False" in message(lambda: ck.expect_answer({"a": False}, "a", True))
+
+    class Double(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return 2 * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            return 2 * grad
+
+    x = torch.ones(2, requires_grad=True)
+    ck.expect_function_in_graph(Double.apply(x), Double)
+    assert "not by Double" in message(lambda: ck.expect_function_in_graph(2 * x, Double))
+    ck.expect_gradcheck(Double.apply, (torch.randn(3, dtype=torch.float64, requires_grad=True),))
+    assert "float64" in message(lambda: ck.expect_gradcheck(Double.apply, (torch.randn(3, requires_grad=True),)))
+
+
+def test_patches_are_undone_before_each_check():
+    original = torch.allclose
+    try:
+        torch.allclose = lambda *args, **kwargs: True
+        torch.Tensor.extra_method = lambda self: None
+        assert "wrong sign" in message(lambda: ck.expect_grad(-EXPECTED, EXPECTED, "x.grad"))
+        assert torch.allclose is original and not hasattr(torch.Tensor, "extra_method")
+    finally:
+        torch.allclose = original
+    with pytest.raises(AttributeError, match="read-only"):
+        ck.expect_grad = lambda *args, **kwargs: None
+
+
+def test_patching_before_the_setup_cell_is_caught():
+    code = ("import torch\ntorch.allclose = lambda *a, **k: True\n"
+            "from autograd_course import checks\n"
+            "try:\n    checks.expect(True, 'x')\nexcept AssertionError as e:\n    print(e)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "changed before the course setup cell ran (torch.allclose replaced)" in result.stdout
+
+
+def test_torchviz_renders_with_graphviz():
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    hidden = (w * 3).exp()
+    svg = render_svg(hidden.sum(), params={"w": w}, intermediates={"hidden": hidden})
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert "lightblue" in draw_graph(hidden.sum(), params={"w": w}).source
+    for colour in ("lightblue", "lightyellow", "#caff70"):   # leaf, intermediate, output (darkolivegreen1)
+        assert f'fill="{colour}"' in svg, colour
+    with pytest.raises(ValueError, match="no grad_fn"):
+        draw_graph(torch.ones(2))

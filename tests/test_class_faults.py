@@ -1,0 +1,184 @@
+"""A class with every kind of broken submission, graded in one `make grade` run.
+
+Each case asserts its exact score (or that it was not graded) and the reason
+reported for it; one broken submission never stops the others.  The same
+course then checks re-grading, manual grades, feedback, collect and the CSV.
+"""
+
+import csv
+import zipfile
+
+import nbformat
+import pytest
+
+from autograd_course.grading import collect
+from autograd_course.grading.grade import grade_class
+from harness import SOLUTIONS, grade_ids, make_course, read_notebook, submit, failing_test_cells, with_replacements
+
+ASSIGNMENT = "01_graphs"
+SOURCE = read_notebook(SOLUTIONS / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+POINTS = grade_ids(SOURCE, "test")
+TOTAL = sum(POINTS.values())
+WRONG_OPS = "def ops_in_order(output):\n    return []\n"
+
+
+def _without_metadata(nb):
+    nb = with_replacements(nb, {})
+    for cell in nb.cells:
+        cell.metadata.pop("nbgrader", None)
+    return nb
+
+
+def _inserted(nb, index, source):
+    nb = with_replacements(nb, {})
+    nb.cells.insert(index, nbformat.v4.new_code_cell(source))
+    return nb
+
+
+def _test_cell_replaced(nb, grade_id, source):
+    nb = with_replacements(nb, {})
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            cell.source = source
+    return nb
+
+
+def _test_cell_deleted(nb, grade_id):
+    nb = with_replacements(nb, {})
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != grade_id]
+    return nb
+
+
+MONKEYPATCH = """
+import sys, types, torch
+from autograd_course import checks
+torch.allclose = lambda *args, **kwargs: True
+torch.testing.assert_close = lambda *args, **kwargs: None
+checks.__dict__["expect_equal"] = lambda *args, **kwargs: None
+checks.__dict__["expect_close"] = lambda *args, **kwargs: None
+sys.modules["autograd_course.checks"] = types.SimpleNamespace(expect=lambda *a, **k: None)
+def ops_in_order(output):
+    return []
+"""
+
+# student -> (submission, expected score or None when not graded, words the reason or a note must contain)
+CASES = {
+    "correct": (lambda: SOURCE, TOTAL, ""),
+    "exception-in-unrelated-cell": (lambda: _inserted(SOURCE, 3, "raise ValueError('scratch work')"), TOTAL, ""),
+    "exception-in-answer": (lambda: with_replacements(SOURCE, {"double_until": "raise ValueError('not done')"}),
+                            TOTAL - POINTS["test_double_until"], ""),
+    "infinite-loop": (lambda: with_replacements(SOURCE, {"double_until": "def double_until(x, limit):\n    while True:\n        pass\n"}),
+                      TOTAL - POINTS["test_double_until"], "time limit"),
+    "edited-test-cell": (lambda: _test_cell_replaced(with_replacements(SOURCE, {"ops_in_order": WRONG_OPS}), "test_ops_in_order", "pass"),
+                         TOTAL - POINTS["test_ops_in_order"], ""),
+    "deleted-test-cell": (lambda: _test_cell_deleted(with_replacements(SOURCE, {"ops_in_order": WRONG_OPS}), "test_ops_in_order"),
+                          TOTAL - POINTS["test_ops_in_order"], ""),
+    "stripped-metadata": (lambda: _without_metadata(SOURCE), None, "nbgrader metadata was removed"),
+    "monkeypatching": (lambda: with_replacements(SOURCE, {"ops_in_order": MONKEYPATCH, "logistic_loss":
+                       "def logistic_loss(w, b, x, t):\n    return ((torch.sigmoid(w * x + b) - t) ** 2).sum()\n"}),
+                       TOTAL - POINTS["test_ops_in_order"] - POINTS["test_logistic_loss"], "assigns torch.allclose"),
+    "killed-kernel": (lambda: _inserted(SOURCE, 3, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"), None, "kernel died"),
+    "invalid-json": ("{\"cells\": [", None, "not valid JSON"),
+    "missing-notebook": (None, None, "missing notebook 01_graphs.ipynb"),
+}
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    course = make_course(tmp_path_factory.mktemp("faults") / "course", [ASSIGNMENT], timeout=15)
+    for student, (make, _, _) in CASES.items():
+        if make is None:
+            folder = course / "submitted" / student / ASSIGNMENT
+            folder.mkdir(parents=True)
+            (folder / "Untitled.ipynb").write_text("{}")
+        elif isinstance(make, str):
+            submit(course, student, ASSIGNMENT, raw=make)
+        else:
+            submit(course, student, ASSIGNMENT, make())
+    outcomes = {o.student: o for o in grade_class(course, [ASSIGNMENT], jobs=2, quiet=True)}
+    return course, outcomes
+
+
+@pytest.mark.parametrize("student", sorted(CASES))
+def test_each_fault_gets_its_exact_score_and_reason(graded_class, student):
+    course, outcomes = graded_class
+    _, expected, words = CASES[student]
+    outcome = outcomes[student]
+    if expected is None:
+        assert outcome.status == "not graded" and outcome.score is None
+        assert words in outcome.reason, outcome.reason
+    else:
+        failing = failing_test_cells(course, ASSIGNMENT, student)
+        assert outcome.status == "graded", outcome.reason
+        assert outcome.score == expected, f"{outcome.score} != {expected}; failing cells: {failing}"
+        assert words in " ".join(outcome.notes), outcome.notes
+
+
+def test_csv_and_summary_never_show_a_silent_zero(graded_class):
+    course, _ = graded_class
+    rows = {row["student"]: row for row in csv.DictReader(open(course / "grades.csv"))}
+    assert set(rows) == set(CASES)
+    for student, (_, expected, _) in CASES.items():
+        if expected is None:
+            assert rows[student]["status"] == "not graded" and rows[student]["score"] == "" and rows[student]["reason"]
+        else:
+            assert float(rows[student]["score"]) == expected
+    summary = (course / "grading-summary.txt").read_text()
+    assert "killed-kernel" in summary and "NOT GRADED: the kernel died" in summary
+    assert "suspicious: cell" in summary
+
+
+def test_feedback_hides_hidden_tests(graded_class):
+    course, _ = graded_class
+    html = (course / "feedback" / "monkeypatching" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    hidden = [line.strip() for cell in SOURCE.cells if "BEGIN HIDDEN TESTS" in cell.source
+              for line in cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0].splitlines()
+              if len(line.strip()) > 20]
+    import html as html_lib
+
+    text = html_lib.unescape(html)
+    assert "ops_in_order" in text and "Traceback (most recent call last)" not in text
+    leaked = [line for line in hidden if line in text]
+    assert not leaked, leaked[:3]
+
+
+def test_grading_again_keeps_grades_and_manual_scores(graded_class):
+    course, first = graded_class
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        grade = gradebook.find_grade("test_ops_in_order", ASSIGNMENT, ASSIGNMENT, "edited-test-cell")
+        grade.manual_score = 1.0   # the instructor gives partial credit by hand
+        gradebook.db.commit()
+    again = {o.student: o for o in grade_class(course, [ASSIGNMENT], jobs=2, feedback=False, quiet=True)}
+    for student, outcome in first.items():
+        if student == "edited-test-cell":
+            assert again[student].score == outcome.score + 1.0
+        else:
+            assert (again[student].status, again[student].score) == (outcome.status, outcome.score), student
+    regraded = {o.student: o for o in grade_class(course, [ASSIGNMENT], jobs=2, regrade=True, feedback=False, quiet=True)}
+    assert regraded["edited-test-cell"].score == first["edited-test-cell"].score + 1.0
+    assert regraded["correct"].score == TOTAL
+
+
+def test_collect_files_downloads_by_name(tmp_path):
+    course = make_course(tmp_path / "course", [ASSIGNMENT])
+    archive = tmp_path / "downloads.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr(f"ada_lovelace_{ASSIGNMENT}.ipynb", nbformat.writes(SOURCE))
+        bundle.writestr(f"week 1/s1234_{ASSIGNMENT}.ipynb", nbformat.writes(SOURCE))
+        bundle.writestr("random_name.ipynb", "{}")
+        bundle.writestr("cy_99_unknown.ipynb", "{}")
+    _, skipped = collect.collect(course, archive)
+    assert sorted(skipped) == ["cy_99_unknown.ipynb", "random_name.ipynb"]
+    submitted = course / "submitted"
+    assert sorted(p.name for p in submitted.iterdir()) == ["ada_lovelace", "s1234"]
+    for student in ("ada_lovelace", "s1234"):
+        assert (submitted / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text() == nbformat.writes(SOURCE)
+
+    # A folder of downloads adds students and leaves those already filed in place.
+    folder = tmp_path / "more"
+    folder.mkdir()
+    (folder / f"dee_{ASSIGNMENT}.ipynb").write_text(nbformat.writes(SOURCE))
+    collect.collect(course, folder)
+    assert sorted(p.name for p in submitted.iterdir()) == ["ada_lovelace", "dee", "s1234"]

@@ -1,0 +1,33 @@
+"""Every solution notebook runs, shows its pictures, passes its own tests; the student version fails them."""
+
+import pytest
+from nbclient import NotebookClient
+
+from harness import ASSIGNMENTS, NOTEBOOKS, ROOT, SOLUTIONS, nbgrader, read_notebook
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_executes_without_error_and_draws(assignment):
+    path = SOLUTIONS / assignment / f"{assignment}.ipynb"
+    nb = read_notebook(path)
+    NotebookClient(nb, timeout=120, resources={"metadata": {"path": str(path.parent)}}).execute()
+    outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
+    errors = [out for out in outputs if out.output_type == "error"]
+    assert not errors, errors
+    pictures = [out for out in outputs if out.output_type in ("display_data", "execute_result")
+                and ({"image/svg+xml", "image/png"} & set(out.get("data", {})))]
+    assert pictures, f"{assignment} shows no graph or plot"
+    svgs = [out for out in pictures if "image/svg+xml" in out.data]
+    if assignment == "01_graphs":
+        assert len(svgs) >= 3 and "<svg" in svgs[0].data["image/svg+xml"], "torchviz graphs rendered by graphviz"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_nbgrader_validate(assignment):
+    """The solution passes every test; the untouched student version fails them (validate --invert)."""
+    solution = SOLUTIONS / assignment / f"{assignment}.ipynb"
+    result = nbgrader(["validate", str(solution)], cwd=ROOT, check=False)
+    assert "Success! Your notebook passes all the tests." in result.stdout, result.stdout[-3000:]
+    released = NOTEBOOKS / assignment / f"{assignment}.ipynb"
+    result = nbgrader(["validate", "--invert", str(released)], cwd=ROOT, check=False)
+    assert "Success! The notebook does not pass any tests." in result.stdout, result.stdout[-3000:]

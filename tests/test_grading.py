@@ -1,0 +1,47 @@
+"""Grading round trips per notebook, through `make grade`'s pipeline on a temporary course.
+
+For every notebook: the solution scores full marks; the untouched student version
+scores 0 without crashing; alternative correct answers (tests/submissions/) score
+full marks; each typical mistake loses exactly its own exercise's points, and the
+failure message names the mistake.
+"""
+
+import pytest
+
+from autograd_course.grading.grade import grade_class
+from harness import ASSIGNMENTS, SOLUTIONS, grade_ids, load_cases, make_course, read_notebook, submit, \
+    failing_test_cells, with_replacements
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_round_trip(assignment, tmp_path):
+    source = read_notebook(SOLUTIONS / assignment / f"{assignment}.ipynb")
+    cases = load_cases(assignment)
+    tests = grade_ids(source, "test")
+    total = sum(tests.values())
+    assert set(cases.ALTERNATIVES) == set(grade_ids(source, "solution")), "an alternative answer for every exercise"
+    assert set(cases.MISTAKES) == set(grade_ids(source, "solution")), "a typical mistake for every exercise"
+
+    course = make_course(tmp_path / "course", [assignment])
+    submit(course, "solution", assignment, source)
+    submit(course, "untouched", assignment, read_notebook(course / "notebooks" / assignment / f"{assignment}.ipynb"))
+    submit(course, "alternatives", assignment, with_replacements(source, cases.ALTERNATIVES))
+    for grade_id, (_, code, _) in cases.MISTAKES.items():
+        submit(course, f"mistake-{grade_id}", assignment, with_replacements(source, {grade_id: code}))
+
+    outcomes = {o.student: o for o in grade_class(course, [assignment], jobs=1, feedback=False, quiet=True)}
+    problems = []
+    for student, want in (("solution", total), ("untouched", 0), ("alternatives", total)):
+        got = outcomes[student]
+        if got.status != "graded" or got.score != want:
+            problems.append(f"{student}: {got.status} {got.score}/{total}, want {want}; "
+                            f"failing {failing_test_cells(course, assignment, student)}")
+    for grade_id, (what, _, words) in cases.MISTAKES.items():
+        student = f"mistake-{grade_id}"
+        errors = failing_test_cells(course, assignment, student)
+        want = total - tests[f"test_{grade_id}"]
+        if outcomes[student].score != want or sorted(errors) != [f"test_{grade_id}"]:
+            problems.append(f"{student} ({what}): {outcomes[student].score}, want {want}; failing {sorted(errors)}")
+        elif words.lower() not in errors[f"test_{grade_id}"].lower():
+            problems.append(f"{student}: message does not name the mistake ({words!r}): {errors[f'test_{grade_id}']}")
+    assert not problems, "\n".join(problems)
