@@ -3,11 +3,12 @@
 usage: python -m autograd_course.grading.bench [--repeats 3] [--out bench-results]
 
 1. each solution notebook executed start to finish (kernel start included):
-   median wall time of N runs and the kernel's peak resident memory;
+   median over N runs of the wall time and of the kernel's peak resident memory;
 2. the floor: a notebook that only imports torch (kernel start + import);
 3. grading throughput on the demo class (ada and ben for every assignment):
    plain serial `nbgrader autograde` per assignment vs `make grade`'s parallel
-   per-student grading, in seconds per notebook, and their ratio.
+   per-student grading, in seconds per gradable notebook, and their ratio
+   (each run grades a fresh copy of the class both ways, one after the other).
 Figures are medians; the machine is shared, so compare ratios within one run.
 """
 
@@ -50,7 +51,8 @@ def measure_notebooks(repeats):
     rows = {}
     for assignment in assignments(REPOSITORY):
         runs = [_execute_in_child(REPOSITORY / "solutions" / assignment / f"{assignment}.ipynb") for _ in range(repeats)]
-        rows[assignment] = {"seconds": statistics.median(r[0] for r in runs), "peak_mib": max(r[1] for r in runs)}
+        rows[assignment] = {"seconds": statistics.median(r[0] for r in runs),
+                            "peak_mib": statistics.median(r[1] for r in runs)}
         print(f"  {assignment:22} {rows[assignment]['seconds']:6.2f} s   {rows[assignment]['peak_mib']:7.0f} MiB", flush=True)
     return rows
 
@@ -64,22 +66,34 @@ def measure_floor(repeats):
         return statistics.median(_execute_in_child(path)[0] for _ in range(repeats))
 
 
-def measure_grading(jobs):
-    with tempfile.TemporaryDirectory() as tmp:
-        serial_course = build(Path(tmp) / "serial")
-        count = sum(1 for _ in (serial_course / "submitted").glob("*/*/*.ipynb")
-                    if _.name == f"{_.parent.name}.ipynb")
-        start = time.perf_counter()
-        for assignment in assignments(serial_course):
-            nbgrader(["autograde", assignment, "--force"], serial_course)
-        serial = time.perf_counter() - start
+def _grading_seconds(tmp, jobs):
+    """Grade one fresh demo class both ways; return (notebooks, serial seconds, parallel seconds)."""
+    serial_course = build(Path(tmp) / "serial")
+    notebooks = sum(1 for path in (serial_course / "submitted").glob("*/*/*.ipynb")
+                    if path.name == f"{path.parent.name}.ipynb")
+    start = time.perf_counter()
+    for assignment in assignments(serial_course):
+        nbgrader(["autograde", assignment, "--force"], serial_course)
+    serial = time.perf_counter() - start
 
-        parallel_course = build(Path(tmp) / "parallel")
-        start = time.perf_counter()
-        grade_class(parallel_course, jobs=jobs, regrade=True, feedback=False, quiet=True)
-        parallel = time.perf_counter() - start
-    return {"notebooks": count, "serial_seconds_per_notebook": serial / count,
-            "parallel_seconds_per_notebook": parallel / count, "jobs": jobs, "speedup": serial / parallel}
+    parallel_course = build(Path(tmp) / "parallel")
+    start = time.perf_counter()
+    grade_class(parallel_course, jobs=jobs, regrade=True, feedback=False, quiet=True)
+    parallel = time.perf_counter() - start
+    return notebooks, serial, parallel
+
+
+def measure_grading(jobs, repeats):
+    runs = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            runs.append(_grading_seconds(tmp, jobs))
+    notebooks = runs[0][0]
+    serial = statistics.median(run[1] for run in runs)
+    parallel = statistics.median(run[2] for run in runs)
+    return {"notebooks": notebooks, "serial_seconds_per_notebook": serial / notebooks,
+            "parallel_seconds_per_notebook": parallel / notebooks, "jobs": jobs,
+            "speedup": statistics.median(run[1] / run[2] for run in runs)}
 
 
 def main(argv=None):
@@ -95,8 +109,8 @@ def main(argv=None):
     total = sum(row["seconds"] for row in notebooks.values())
     print(f"  {'whole course':22} {total:6.2f} s")
     print(f"Floor (kernel start + import torch): {floor:.2f} s", flush=True)
-    print(f"Grading the demo class ({args.jobs} parallel students):", flush=True)
-    grading = measure_grading(args.jobs)
+    print(f"Grading the demo class, median of {args.repeats} runs ({args.jobs} students at a time):", flush=True)
+    grading = measure_grading(args.jobs, args.repeats)
     print(f"  plain serial nbgrader autograde: {grading['serial_seconds_per_notebook']:.2f} s per notebook")
     print(f"  make grade (parallel):           {grading['parallel_seconds_per_notebook']:.2f} s per notebook")
     print(f"  speed-up serial/parallel:        {grading['speedup']:.2f}x; floor ratio: "
