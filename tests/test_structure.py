@@ -11,6 +11,7 @@ from harness import ASSIGNMENTS, NOTEBOOKS, ROOT, SOLUTIONS, grade_ids, read_not
 
 SOLUTION_BLOCK = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)")
 
 
 def solution(assignment):
@@ -47,7 +48,16 @@ def test_anatomy(assignment):
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert "## Key takeaways" in text and "## Going further" in text
     assert "Predict, then run" in text
-    assert "](http" not in text.replace("](https://colab.research.google.com", ""), "no linked images or pages: self-contained"
+    targets = [t for t in MARKDOWN_LINK.findall(text) if not t.startswith(("https://colab.research.google.com", "#"))]
+    assert all(t.startswith("attachment:") for t in targets), f"self-contained: embed, do not link {targets}"
+
+
+def test_readme_links_to_files_that_exist():
+    readme = (ROOT / "README.md").read_text()
+    local = [t for t in MARKDOWN_LINK.findall(readme) if "://" not in t and not t.startswith("#")]
+    assert "assets/backward-graph.svg" in local
+    missing = [t for t in local if not (ROOT / t).exists()]
+    assert not missing, f"README links to missing files: {missing}"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

@@ -7,7 +7,7 @@ usage: python -m autograd_course.grading.bench [--repeats 3] [--out bench-result
 2. the floor: a notebook that only imports torch (kernel start + import);
 3. grading throughput on the demo class (ada and ben for every assignment):
    plain serial `nbgrader autograde` per assignment vs `make grade`'s parallel
-   per-student grading, in seconds per gradable notebook, and their ratio
+   per-student grading, in seconds per submitted notebook, and their ratio
    (each run grades a fresh copy of the class both ways, one after the other).
 Figures are medians; the machine is shared, so compare ratios within one run.
 """
