@@ -14,7 +14,8 @@ c.Execute.timeout = 60
 # A student who deletes a test cell gets it back, and scored, at grading time.
 c.OverwriteCells.add_missing_cells = True
 
-c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+# The stub says what to do, also when a later cell that uses the exercise runs into it.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError(\"not done yet: replace this line with your code\")"}
 
 # Feedback never shows hidden tests: their source is cleared and the error
 # outputs of test cells are cut down to the message (a traceback quotes code).
