@@ -71,7 +71,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if bool(args.zip) == bool(args.dir):
         parser.error("give one of --zip FILE or --dir FOLDER (make collect ZIP=... or DIR=...)")
-    collect(args.course, args.zip or args.dir)
+    source = Path(args.zip or args.dir)
+    if not (source.is_dir() if args.dir else zipfile.is_zipfile(source)):
+        parser.error(f"{source} is not {'a folder' if args.dir else 'a zip file'}")
+    collect(args.course, source)
 
 
 if __name__ == "__main__":
