@@ -1,6 +1,6 @@
 """Build a throwaway nbgrader course, file submissions into it, and read the scores.
 
-Used by the grading tests and by the benchmark: a course copy in a temporary
+Used by the grading tests: a course copy in a temporary
 folder holds its own gradebook, so tests never touch the instructor's.
 """
 
@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 NOTEBOOKS = ROOT / "notebooks"
 ASSIGNMENTS = sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and p.name[:2].isdigit())
+# What nbgrader_config.py's code stub raises in place of every solution.
+STUB_MESSAGE = "not done yet: replace this line with your code"
 
 
 def nbgrader(args, cwd, check=True, timeout=900):

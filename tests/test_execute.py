@@ -1,9 +1,16 @@
-"""Every solution notebook runs, shows its pictures, passes its own tests; the student version fails them,\nand only where an exercise is still to do."""
+"""Every solution notebook runs, shows its pictures, passes its own tests; the student version fails them,
+and only where an exercise is still to do."""
 
 import pytest
 from nbclient import NotebookClient
 
-from harness import ASSIGNMENTS, NOTEBOOKS, ROOT, SOLUTIONS, nbgrader, read_notebook
+from harness import ASSIGNMENTS, NOTEBOOKS, ROOT, SOLUTIONS, STUB_MESSAGE, nbgrader, read_notebook
+
+
+def pictures(nb):
+    """The graphs and plots a notebook's outputs show."""
+    return [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
+            if out.output_type in ("display_data", "execute_result") and ({"image/svg+xml", "image/png"} & set(out.get("data", {})))]
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -14,10 +21,9 @@ def test_solution_executes_without_error_and_draws(assignment):
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
     errors = [out for out in outputs if out.output_type == "error"]
     assert not errors, errors
-    pictures = [out for out in outputs if out.output_type in ("display_data", "execute_result")
-                and ({"image/svg+xml", "image/png"} & set(out.get("data", {})))]
-    assert pictures, f"{assignment} shows no graph or plot"
-    svgs = [out for out in pictures if "image/svg+xml" in out.data]
+    shown = pictures(nb)
+    assert shown, f"{assignment} shows no graph or plot"
+    svgs = [out for out in shown if "image/svg+xml" in out.data]
     if assignment == "01_graphs":
         assert len(svgs) >= 3 and "<svg" in svgs[0].data["image/svg+xml"], "torchviz graphs rendered by graphviz"
 
@@ -34,12 +40,10 @@ def test_student_version_runs_until_it_needs_an_exercise(assignment):
         if cell.cell_type != "code" or cell.metadata.get("nbgrader", {}).get("grade"):
             continue   # test cells fail until the exercise is done
         for out in cell.outputs:
-            if out.output_type == "error" and not (out.ename == "NotImplementedError" and "not done yet" in out.evalue):
+            if out.output_type == "error" and not (out.ename == "NotImplementedError" and out.evalue == STUB_MESSAGE):
                 unexpected.append(f"cell {index}: {out.ename}: {out.evalue[:200]}\n{cell.source[:300]}")
     assert not unexpected, "\n\n".join(unexpected)
-    pictures = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
-                if out.output_type in ("display_data", "execute_result") and ({"image/svg+xml", "image/png"} & set(out.get("data", {})))]
-    assert pictures, f"{assignment}: a fresh student sees no graph or plot"
+    assert pictures(nb), f"{assignment}: a fresh student sees no graph or plot"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

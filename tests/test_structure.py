@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from autograd_course import COURSE_REPOSITORY
-from harness import ASSIGNMENTS, NOTEBOOKS, ROOT, SOLUTIONS, grade_ids, read_notebook, tool_env
+from harness import ASSIGNMENTS, NOTEBOOKS, ROOT, SOLUTIONS, STUB_MESSAGE, grade_ids, read_notebook, tool_env
 
 SOLUTION_BLOCK = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
@@ -93,7 +93,7 @@ def test_no_solution_or_hidden_test_leaks_into_student_version(assignment):
     student_lines = {line.strip() for line in text.splitlines()}
     leaked = sorted(line for line in secret_lines - public_lines if len(line) > 12 and line in student_lines)
     assert not leaked, f"solution or hidden-test lines in the student version: {leaked[:5]}"
-    assert "raise NotImplementedError(\"not done yet" in text
+    assert f'raise NotImplementedError("{STUB_MESSAGE}")' in text
 
 
 def test_notebooks_match_a_fresh_release(tmp_path):
