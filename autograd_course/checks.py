@@ -11,6 +11,7 @@ import functools
 import sys
 import types
 
+import numpy
 import torch
 
 from . import _guard
@@ -18,6 +19,15 @@ from . import _guard
 # Bound before student code runs: what the checks compare with.
 _Fail = AssertionError
 _Tensor = torch.Tensor
+# Only these tensor types are compared: a subclass can answer any torch function as it likes.
+_PLAIN_TENSOR_TYPES = (torch.Tensor, torch.nn.Parameter)
+# Plain Python data that compares honestly; anything else could define __eq__ to lie.
+_PLAIN_SCALARS = (bool, int, float, complex, str, bytes, type(None), type(Ellipsis), torch.dtype)
+_PLAIN_CONTAINERS = (tuple, list, set, frozenset, dict, torch.Size)
+_numpy_bool = numpy.bool_
+_no_torch_function = torch._C.DisableTorchFunction
+_torch_modes_active = getattr(torch._C, "_len_torch_function_stack", lambda: 0)
+_dispatch_modes_active = getattr(torch._C, "_len_torch_dispatch_stack", lambda: 0)
 _allclose = torch.allclose
 _as_tensor = torch.as_tensor
 _broadcast_shapes = torch.broadcast_shapes
@@ -45,9 +55,35 @@ def _guarded(check):
                 "automatically; ask your instructor."
             )
         restore_everything()
-        return check(*args, **kwargs)
+        if _torch_modes_active() or _dispatch_modes_active():
+            raise _Fail("A torch function or dispatch mode is active, so torch's answers cannot be trusted "
+                        "here: exit every `with TorchFunctionMode()`/`TorchDispatchMode()` block first.")
+        with _no_torch_function():
+            return check(*args, **kwargs)
 
     return run
+
+
+def _require_plain_tensor(value, name):
+    if _type(value) not in _PLAIN_TENSOR_TYPES:
+        raise _Fail(f"{name} is a {_type(value).__name__}, a subclass of torch.Tensor; "
+                    "return a plain tensor (a subclass can change what comparisons answer).")
+
+
+def _plain_data(value, name, depth=0):
+    """``value`` when it is built only from plain Python data, whose comparisons cannot lie."""
+    kind = _type(value)
+    if kind in _PLAIN_SCALARS:
+        return value
+    if kind in _PLAIN_CONTAINERS and depth < 20:
+        items = value.items() if kind is dict else ((None, item) for item in value)
+        for key, item in items:
+            if key is not None:
+                _plain_data(key, name, depth + 1)
+            _plain_data(item, name, depth + 1)
+        return value
+    raise _Fail(f"{name} should be plain Python data (a number, string, bool, None or a list/tuple/dict "
+                f"of them), got {kind.__name__}.")
 
 
 def _fmt(tensor):
@@ -79,6 +115,9 @@ def _diagnose_value(actual, expected, name, atol, rtol, known_mistakes, is_grad)
         raise _Fail(f"{name} is None; did the function forget to return its result?")
     if not _isinstance(actual, _Tensor):
         raise _Fail(f"{name} should be a torch.Tensor, got {_type(actual).__name__}.")
+    _require_plain_tensor(actual, name)
+    if _isinstance(expected, _Tensor):
+        _require_plain_tensor(expected, "the reference")
     expected = _as_reference(expected, actual)
     if actual.shape != expected.shape:
         message = f"{name} has shape {tuple(actual.shape)}, expected {tuple(expected.shape)}."
@@ -144,6 +183,7 @@ def expect_close(actual, expected, name="the result", *, atol=1e-5, rtol=1e-4, k
 @_guarded
 def expect_equal(actual, expected, name="the answer", hint=None):
     """Assert exact equality of plain Python values (answers to predict-then-run questions)."""
+    actual = _plain_data(actual, name)
     if actual == expected and _type(actual) == _type(expected):
         return
     message = f"{name} is {_repr(actual)}, expected {_repr(expected)}."
@@ -153,6 +193,10 @@ def expect_equal(actual, expected, name="the answer", hint=None):
 @_guarded
 def expect(condition, message):
     """Assert a condition with a message written for the student."""
+    if _isinstance(condition, _Tensor):
+        _require_plain_tensor(condition, "the condition")
+    elif _type(condition) not in (bool, _numpy_bool):
+        raise _Fail(f"{message} (the check got a {_type(condition).__name__}, not True or False)")
     if not _bool(condition):
         raise _Fail(message)
 
@@ -160,13 +204,13 @@ def expect(condition, message):
 @_guarded
 def expect_answer(answers, key, expected, hint=None):
     """Check one entry of a dict of predictions, naming the entry that is wrong."""
-    if not _isinstance(answers, dict):
+    if _type(answers) is not dict:
         raise _Fail(f"The answers should be a dict, got {_type(answers).__name__}.")
     if key not in answers:
         raise _Fail(f"The answers have no entry for {key!r}.")
     if answers[key] is ...:
         raise _Fail(f"The entry for {key!r} is still ... (fill in your prediction).")
-    actual = answers[key]
+    actual = _plain_data(answers[key], f"the entry for {key!r}")
     if actual != expected or _type(actual) != _type(expected):
         raise _Fail(f"The entry for {key!r} is {_repr(actual)}; that is not what autograd does."
                     + (f" {hint}" if hint else ""))
@@ -234,18 +278,28 @@ class _SealedModule(types.ModuleType):
 _module = sys.modules[__name__]
 _ORIGINAL = dict(vars(_module))
 _real_torch = torch
+# The modules tests import by name: a submission that swaps an entry of sys.modules gets it put back.
+_MODULE_ENTRIES = {name: sys.modules[name] for name in (
+    "torch", "torch.testing", "torch.autograd", "torch.nn", "torch.nn.functional", "builtins", "math",
+    "numpy", "autograd_course", __name__, _guard.__name__) if name in sys.modules}
 
 
 def restore_everything():
     """Undo patches to torch, builtins, this module, and the notebook's own ``torch`` name."""
     _guard.restore()
+    for name, module in _MODULE_ENTRIES.items():
+        if sys.modules.get(name) is not module:
+            sys.modules[name] = module
+            _guard.note_restored(f"sys.modules[{name!r}]")
     namespace = vars(_module)
     for name, original in _ORIGINAL.items():
         if namespace.get(name) is not original:
             namespace[name] = original
+            _guard.note_restored(f"{__name__}.{name}")
     notebook = vars(sys.modules["__main__"])
     if "torch" in notebook and notebook["torch"] is not _real_torch:
         notebook["torch"] = _real_torch
+        _guard.note_restored("the notebook's name torch")
 
 
 _module.__class__ = _SealedModule

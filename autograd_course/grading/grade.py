@@ -1,36 +1,58 @@
-"""Grade a whole class: every submission under submitted/, in parallel across students.
+"""Grade a whole class: every submission under submitted/, on local workers or a Dask cluster.
 
-usage: python -m autograd_course.grading.grade [--course DIR] [--jobs N] [--regrade] [ASSIGNMENT ...]
+usage: python -m autograd_course.grading.grade [--course DIR] [--jobs N] [--scheduler tcp://HOST:8786]
+                                              [--regrade] [--no-sandbox] [ASSIGNMENT ...]
 
-For each submitted/<student>/<assignment>/ it checks the notebook first (present,
-valid JSON, a readable notebook), flags code that patches what the tests rely
-on, then runs ``nbgrader autograde --student`` in its own process: one broken
-submission fails alone, with its reason, and the others are graded.  Then it
-writes feedback/ (nbgrader generate_feedback), grades.csv and
-grading-summary.txt.  A submission that could not be graded is reported by
-name and reason and never appears in grades.csv as a silent 0.  Unchanged
-submissions that were graded before are not graded again (``--regrade`` forces
-it); manual grades live in the gradebook and are kept by nbgrader.
-Exit status: 0 when every submission was graded, 1 otherwise.
+One coordinator, many workers.  The coordinator is the only writer of the
+gradebook (SQLite by default, or whatever ``c.CourseDirectory.db_url`` names,
+e.g. PostgreSQL), of autograded/, feedback/, grades.csv and
+grading-summary.txt.  For each submission it
+1. checks the file (present, valid JSON, a readable notebook with nbgrader's
+   metadata) and reads the student's code for suspicious constructs (scan.py);
+2. runs nbgrader's own sanitizing preprocessors against the gradebook: outputs
+   cleared, test cells and locked cells restored from the gradebook, missing
+   ones added back; then it puts the course's setup cell first;
+3. hands the prepared notebook to a worker (execute.py), which runs it in a
+   fresh, sandboxed kernel and returns the executed notebook with the evidence
+   of which tests ran;
+4. runs nbgrader's autograding preprocessors on the result (scores into the
+   gradebook, late penalties) and writes the autograded notebook.
+Workers are long-lived processes, one per core (a ``distributed.LocalCluster``),
+or the workers of an existing Dask cluster (``--scheduler``): no nbgrader
+start-up per notebook, and a worker that dies is replaced; its submission is
+retried on another worker and reported if it keeps killing them.
+
+A submission that cannot be graded is reported by name and reason and never
+appears in grades.csv as a silent 0; one broken submission never stops the
+class.  Unchanged submissions graded before are not graded again (``--regrade``
+forces it); manual grades live in the gradebook and are kept.  Without a working
+sandbox the command refuses, unless ``--no-sandbox`` is given (then the summary
+says so at the top).  Exit status: 0 when every submission was graded, 1 otherwise.
 """
 
 import argparse
 import csv
 import json
-import os
 import shutil
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from .course import assignments, nbgrader
+from . import sandbox
+from .course import assignments
+from .execute import Job, run_job
 from .scan import scan_notebook
 
 CSV_FIELDS = ["assignment", "student", "status", "score", "max_score", "reason", "notes"]
+NO_SANDBOX_WARNING = ("WARNING: graded WITHOUT the sandbox (--no-sandbox): student code ran with the grader's "
+                      "rights and could read or change the gradebook and other students' files.")
+
+
+class GradingRefused(SystemExit):
+    """Grading cannot start (no sandbox, a course folder the sandbox would expose)."""
 
 
 @dataclass
@@ -46,6 +68,46 @@ class Outcome:
     regraded: bool = True
 
 
+@dataclass
+class Course:
+    """A course folder with its nbgrader configuration loaded."""
+    root: Path
+    config: object
+    coursedir: object
+
+    @property
+    def db_url(self):
+        return self.coursedir.db_url
+
+    def gradebook(self):
+        from nbgrader.api import Gradebook
+
+        return Gradebook(self.db_url, self.coursedir.course_id)
+
+    def folder(self, kind, student, assignment):
+        return self.root / kind / student / assignment
+
+    def execute_config(self):
+        from nbgrader.preprocessors import Execute
+
+        return {name: getattr(Execute(config=self.config), name)
+                for name in ("timeout", "interrupt_on_timeout", "raise_on_iopub_timeout", "startup_timeout",
+                             "extra_arguments", "execute_retries", "error_on_timeout")}
+
+
+def load_course(root):
+    """The course folder's nbgrader_config.py, as nbgrader itself would read it."""
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    root = Path(root).resolve()
+    config = Config()
+    if (root / "nbgrader_config.py").exists():
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    return Course(root, config, CourseDirectory(config=config, root=str(root)))
+
+
 def find_submissions(course, ids):
     """(student, assignment) for every submitted/<student>/<assignment>/ folder."""
     root = Path(course) / "submitted"
@@ -53,6 +115,15 @@ def find_submissions(course, ids):
         return []
     return sorted((student.name, assignment) for student in root.iterdir() if student.is_dir()
                   for assignment in ids if (student / assignment).is_dir())
+
+
+def _released_sources(course, assignment):
+    """Code the course itself wrote in the student version: the scan skips cells left as released."""
+    released = Path(course) / "notebooks" / assignment / f"{assignment}.ipynb"
+    if not released.exists():
+        return set()
+    nb = nbformat.read(str(released), as_version=4)
+    return {cell.source for cell in nb.cells if cell.cell_type == "code"}
 
 
 def precheck(course, student, assignment):
@@ -77,21 +148,9 @@ def precheck(course, student, assignment):
         # nbgrader cannot match such a notebook to its cells (it fails inside add_missing_cells).
         return ("nbgrader metadata was removed from every cell (an editor or a tool stripped it): "
                 "copy the answers into the released notebook and submit that"), []
-    notes = []
-    for index, what in scan_notebook(nb):
-        notes.append(f"suspicious: cell {index} {what}")
+    notes = [f"suspicious: cell {index} {what}"
+             for index, what in scan_notebook(nb, known_sources=_released_sources(course, assignment))]
     return "", notes
-
-
-def failure_reason(log):
-    """A readable reason from nbgrader's log of a failed autograde."""
-    if "DeadKernelError" in log or "Kernel died" in log or "kernel died" in log:
-        return "the kernel died while running the notebook (the code crashed or ended the Python process, or ran out of memory)"
-    if "UnresponsiveKernelError" in log or "Timeout waiting for" in log:
-        return "the kernel stopped responding"
-    lines = [line.strip() for line in log.splitlines() if line.strip()]
-    errors = [line for line in lines if "Error" in line and "ERROR]" not in line]
-    return f"nbgrader could not grade it: {(errors or lines or ['no output'])[-1][:300]}"
 
 
 def _autograded_path(course, student, assignment):
@@ -107,47 +166,121 @@ def _up_to_date(course, student, assignment):
     return graded.stat().st_mtime >= newest
 
 
-def _timeouts(course, student, assignment):
-    nb = nbformat.read(str(_autograded_path(course, student, assignment)), as_version=4)
+def _timeouts(nb):
     return [index for index, cell in enumerate(nb.cells) if cell.cell_type == "code"
             and any(out.get("ename") == "CellTimeoutError" for out in cell.get("outputs", []))]
 
 
-def autograde(course, student, assignment, attempts=3):
-    """Run nbgrader autograde for one submission; retry if the shared gradebook was locked."""
-    for attempt in range(attempts):
-        result = nbgrader(["autograde", assignment, "--student", student, "--force"], course)
-        log = result.stdout + result.stderr
-        if result.returncode == 0 or "database is locked" not in log:
-            return result.returncode, log
-        time.sleep(1 + attempt)
-    return result.returncode, log
+def _resources(course, student, assignment):
+    return {"unique_key": assignment, "output_files_dir": f"{assignment}_files",
+            "nbgrader": {"student": student, "assignment": assignment, "notebook": assignment,
+                         "db_url": course.db_url, "course_id": course.coursedir.course_id}}
 
 
-def grade_one(course, student, assignment, regrade):
-    start = time.perf_counter()
-    outcome = Outcome(assignment, student)
-    reason, outcome.notes = precheck(course, student, assignment)
-    if reason:
-        outcome.status, outcome.reason = "not graded", reason
-    elif not regrade and _up_to_date(course, student, assignment):
-        outcome.regraded = False
-    else:
-        returncode, log = autograde(course, student, assignment)
-        if returncode != 0 or not _autograded_path(course, student, assignment).exists():
-            outcome.status, outcome.reason = "not graded", failure_reason(log)
-            shutil.rmtree(_autograded_path(course, student, assignment).parent, ignore_errors=True)
-    if outcome.status == "graded":
-        for index in _timeouts(course, student, assignment):
-            outcome.notes.append(f"cell {index} stopped at the per-cell time limit")
-    outcome.seconds = time.perf_counter() - start
-    return outcome
+def _preprocessors(course, stage):
+    """nbgrader's own preprocessors for a stage of autograde ('sanitize' or 'autograde'), without Execute."""
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute
+
+    converter = Autograde(coursedir=course.coursedir, config=course.config)
+    classes = converter.sanitize_preprocessors if stage == "sanitize" else converter.autograde_preprocessors
+    return [cls(config=course.config) for cls in classes if not issubclass(cls, Execute)]
+
+
+def _setup_first(nb, course, assignment):
+    """Make the course's setup cell run before any student code; return a note or ''.
+
+    The setup cell seals the grading kernel, so code above it (or a setup cell
+    deleted or stripped of its metadata) would run unobserved.
+    """
+    with course.gradebook() as gradebook:
+        setup = next((cell for cell in gradebook.find_notebook(assignment, assignment).source_cells
+                      if cell.locked and cell.cell_type == "code"), None)
+        setup = setup and {"name": setup.name, "source": setup.source}
+    if setup is None:
+        return ""
+    index = next((i for i, cell in enumerate(nb.cells)
+                  if cell.metadata.get("nbgrader", {}).get("grade_id") == setup["name"]), None)
+    if index is None:
+        cell = nbformat.v4.new_code_cell(setup["source"], metadata={"editable": False, "deletable": False, "nbgrader": {
+            "grade": False, "grade_id": setup["name"], "locked": True, "schema_version": 3, "solution": False}})
+        first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
+        nb.cells.insert(first_code, cell)
+        return "the course's setup cell was missing (deleted, or its metadata removed) and was put back"
+    early = [cell for cell in nb.cells[:index] if cell.cell_type == "code" and cell.source.strip()]
+    if not early:
+        return ""
+    nb.cells = [c for c in nb.cells[:index] if c not in early] + [nb.cells[index]] + early + nb.cells[index + 1:]
+    return f"suspicious: {len(early)} code cell(s) placed above the course's setup cell (moved below it)"
+
+
+def _metadata_edits(nb, course, assignment):
+    """Notes for cells whose nbgrader metadata claims what the released notebook does not."""
+    with course.gradebook() as gradebook:
+        notebook = gradebook.find_notebook(assignment, assignment)
+        known = {cell.name for cell in notebook.source_cells}
+    notes = []
+    for index, cell in enumerate(nb.cells):
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade_id") and meta["grade_id"] not in known and (meta.get("grade") or meta.get("locked")):
+            notes.append(f"suspicious: cell {index} carries nbgrader metadata of a cell the assignment does not "
+                         f"have ({meta['grade_id']!r})")
+    return notes
+
+
+def prepare(course, student, assignment, sandboxed, limits):
+    """Gradebook bookkeeping and nbgrader's sanitizing; return (Job, notes)."""
+    folder = course.folder("submitted", student, assignment)
+    with course.gradebook() as gradebook:
+        gradebook.update_or_create_student(student)
+        gradebook.find_assignment(assignment)       # MissingEntry: not released on this gradebook
+        timestamp = course.coursedir.get_existing_timestamp(str(folder))
+        if timestamp:
+            gradebook.update_or_create_submission(assignment, student, timestamp=timestamp)
+        else:
+            gradebook.update_or_create_submission(assignment, student)
+    nb = nbformat.read(str(folder / f"{assignment}.ipynb"), as_version=4)
+    notes = _metadata_edits(nb, course, assignment)
+    resources = _resources(course, student, assignment)
+    for preprocessor in _preprocessors(course, "sanitize"):
+        nb, resources = preprocessor(nb, resources)   # honours each one's `enabled`, as nbgrader's exporter does
+    moved = _setup_first(nb, course, assignment)
+    notes += [moved] if moved else []
+    files = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
+             if p.is_file() and p.name != f"{assignment}.ipynb" and p.stat().st_size < 16 << 20}
+    job = Job(student, assignment, nbformat.writes(nb), files, course.execute_config(), sandboxed, limits)
+    return job, notes
+
+
+def record(course, result):
+    """nbgrader's autograding preprocessors on an executed notebook, and the autograded folder."""
+    nb = nbformat.reads(result.notebook, as_version=4)
+    resources = _resources(course, result.student, result.assignment)
+    for preprocessor in _preprocessors(course, "autograde"):
+        nb, resources = preprocessor(nb, resources)   # honours each one's `enabled`, as nbgrader's exporter does
+    source = course.folder("submitted", result.student, result.assignment)
+    target = course.folder("autograded", result.student, result.assignment)
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.ipynb"))
+    nbformat.write(nb, str(target / f"{result.assignment}.ipynb"))
+    return [f"cell {index} stopped at the per-cell time limit" for index in _timeouts(nb)]
+
+
+def _reason(error):
+    """A readable reason for a failure in the coordinator's own nbgrader steps."""
+    from nbgrader.api import MissingEntry
+
+    if isinstance(error, MissingEntry):
+        return "the assignment is not in the gradebook: release it first (make release or nbgrader generate_assignment)"
+    first_line = (str(error).splitlines() or [""])[0][:300]
+    return f"nbgrader could not grade it: {type(error).__name__}: {first_line}"
 
 
 def read_scores(course, outcomes):
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
-    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gradebook:
+    with course.gradebook() as gradebook:
         for outcome in outcomes:
             if outcome.status != "graded":
                 continue
@@ -159,19 +292,23 @@ def read_scores(course, outcomes):
             outcome.score, outcome.max_score = submission.score, submission.max_score
 
 
-def write_feedback(course, ids, jobs):
-    def one(assignment):
-        return assignment, nbgrader(["generate_feedback", assignment, "--force"], course)
+def write_feedback(course, ids):
+    """nbgrader's GenerateFeedback for each assignment, in this process."""
+    from nbgrader.converters import GenerateFeedback
 
     problems = []
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for assignment, result in pool.map(one, ids):
-            if result.returncode != 0:
-                problems.append(f"feedback for {assignment} failed: {failure_reason(result.stdout + result.stderr)}")
+    for assignment in ids:
+        course.coursedir.assignment_id = assignment
+        try:
+            GenerateFeedback(coursedir=course.coursedir, config=course.config, force=True).start()
+        except (Exception, SystemExit) as error:
+            problems.append(f"feedback for {assignment} failed: {_reason(error)}")
+        finally:
+            course.coursedir.assignment_id = ""
     return problems
 
 
-def write_reports(course, outcomes, problems):
+def write_reports(course, outcomes, problems, sandboxed=True):
     course = Path(course)
     with open(course / "grades.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
@@ -181,39 +318,145 @@ def write_reports(course, outcomes, problems):
                              "score": "" if o.score is None else f"{o.score:g}",
                              "max_score": "" if o.max_score is None else f"{o.max_score:g}",
                              "reason": o.reason, "notes": "; ".join(o.notes)})
-    lines = [f"{'assignment':20} {'student':20} {'score':>9}  status"]
+    lines = [] if sandboxed else [NO_SANDBOX_WARNING, ""]
+    lines.append(f"{'assignment':20} {'student':20} {'score':>9}  status")
     for o in outcomes:
         score = f"{o.score:g}/{o.max_score:g}" if o.score is not None else "-"
         status = o.status if o.status == "graded" else f"NOT GRADED: {o.reason}"
         lines.append(f"{o.assignment:20} {o.student:20} {score:>9}  {status}")
         lines.extend(f"{'':52}note: {note}" for note in o.notes)
     failed = [o for o in outcomes if o.status != "graded"]
+    flagged = [o for o in outcomes if any(note.startswith("suspicious") for note in o.notes)]
     lines.append("")
     lines.append(f"{len(outcomes) - len(failed)} graded, {len(failed)} not graded"
                  + (f" ({', '.join(f'{o.student}/{o.assignment}' for o in failed)})" if failed else ""))
+    if flagged:
+        lines.append(f"{len(flagged)} suspicious, to read: "
+                     + ", ".join(f"{o.student}/{o.assignment}" for o in flagged))
     lines.extend(problems)
     text = "\n".join(lines) + "\n"
     (course / "grading-summary.txt").write_text(text)
     return text
 
 
-def grade_class(course=".", ids=None, jobs=None, regrade=False, feedback=True, quiet=False):
-    """Grade every submission; return the list of outcomes (also written to grades.csv)."""
-    course = Path(course)
-    ids = ids or assignments(course)
-    jobs = jobs or os.cpu_count() or 2
-    pending = find_submissions(course, ids)
-    if not pending:
-        print(f"No submissions under {course / 'submitted'} (expected submitted/<student>/<assignment>/<assignment>.ipynb).")
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        outcomes = list(pool.map(lambda item: grade_one(course, *item, regrade), pending))
+class Workers:
+    """Where jobs run: a Dask cluster at ``scheduler``, or a local one with ``jobs`` worker processes."""
+
+    def __init__(self, jobs, scheduler=None):
+        from distributed import Client, LocalCluster
+
+        self.cluster = None
+        if scheduler:
+            self.client = Client(scheduler, timeout="30s")
+        else:
+            self.cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                        dashboard_address=None, silence_logs=40)
+            self.client = Client(self.cluster)
+
+    def check_sandbox(self):
+        """Why some worker cannot start a sandboxed kernel ('' when every one can)."""
+        problems = {problem for problem in self.client.run(sandbox.sandbox_problem).values() if problem}
+        return "; ".join(sorted(problems))
+
+    def submit(self, job):
+        return self.client.submit(run_job, job, pure=False, key=f"grade-{job.student}-{job.assignment}-{time.time_ns()}")
+
+    def completed(self, futures):
+        from distributed import as_completed
+
+        return as_completed(futures)
+
+    def close(self):
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def _worker_failure(error):
+    name = type(error).__name__
+    if name == "KilledWorker":
+        return ("every grading worker that ran it died (it was tried on several): the notebook crashes or "
+                "exhausts the machine")
+    return f"the grading worker failed: {name}: {(str(error).splitlines() or [''])[0][:300]}"
+
+
+def grade_class(course=".", ids=None, jobs=None, regrade=False, feedback=True, quiet=False,
+                scheduler=None, sandboxed=True, limits=None, workers=None):
+    """Grade every submission; return the list of outcomes (also written to grades.csv).
+
+    ``workers`` may be a running :class:`Workers` (tests share one); otherwise one is
+    started for this call and closed at its end.
+    """
+    import os
+
+    course = load_course(course)
+    ids = ids or assignments(course.root)
+    limits = asdict(limits or sandbox.Limits())
+    if sandboxed:
+        exposed = sandbox.exposes(course.root)
+        if exposed:
+            raise GradingRefused(f"The course folder {course.root} lies inside {exposed[0]}, which the sandbox "
+                                 "shows to student code read-only: move the course elsewhere.")
+    pending = find_submissions(course.root, ids)
+    if not pending and not quiet:
+        print(f"No submissions under {course.root / 'submitted'} "
+              "(expected submitted/<student>/<assignment>/<assignment>.ipynb).")
+    own_workers = workers is None
+    if own_workers:
+        workers = Workers(jobs or os.cpu_count() or 2, scheduler)
+    try:
+        if sandboxed:
+            problem = workers.check_sandbox()
+            if problem:
+                raise GradingRefused(f"No sandbox for grading kernels: {problem}")
+        outcomes, futures = [], {}
+        for student, assignment in pending:
+            outcome = Outcome(assignment, student)
+            outcomes.append(outcome)
+            start = time.perf_counter()
+            outcome.reason, outcome.notes = precheck(course.root, student, assignment)
+            if outcome.reason:
+                outcome.status = "not graded"
+            elif not regrade and _up_to_date(course.root, student, assignment):
+                outcome.regraded = False
+            else:
+                try:
+                    job, notes = prepare(course, student, assignment, sandboxed, limits)
+                except Exception as error:  # nbgrader's sanitizing rejects a corrupted notebook
+                    outcome.status, outcome.reason = "not graded", _reason(error)
+                else:
+                    outcome.notes += notes
+                    futures[workers.submit(job)] = (outcome, start)
+        for future in workers.completed(list(futures)):
+            outcome, start = futures[future]
+            try:
+                result = future.result()
+            except Exception as error:  # the worker died (KilledWorker) or could not run the task
+                outcome.status, outcome.reason = "not graded", _worker_failure(error)
+                shutil.rmtree(_autograded_path(course.root, outcome.student, outcome.assignment).parent,
+                              ignore_errors=True)
+                continue
+            outcome.notes += [note for note in result.notes if note not in outcome.notes]
+            if result.error:
+                outcome.status, outcome.reason = "not graded", result.error
+                shutil.rmtree(_autograded_path(course.root, outcome.student, outcome.assignment).parent,
+                              ignore_errors=True)
+                continue
+            try:
+                outcome.notes += record(course, result)
+            except Exception as error:
+                outcome.status, outcome.reason = "not graded", _reason(error)
+            outcome.seconds = time.perf_counter() - start
+    finally:
+        if own_workers:
+            workers.close()
     read_scores(course, outcomes)
-    problems = write_feedback(course, sorted({o.assignment for o in outcomes if o.status == "graded"}), jobs) \
+    problems = write_feedback(course, sorted({o.assignment for o in outcomes if o.status == "graded"})) \
         if feedback else []
-    text = write_reports(course, outcomes, problems)
+    text = write_reports(course.root, outcomes, problems, sandboxed)
     if not quiet:
         print(text, end="")
-        print(f"Wrote {course / 'grades.csv'}, {course / 'grading-summary.txt'} and feedback/.")
+        print(f"Wrote {course.root / 'grades.csv'}, {course.root / 'grading-summary.txt'} and feedback/.")
     return outcomes
 
 
@@ -221,10 +464,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("assignments", nargs="*")
     parser.add_argument("--course", default=".")
-    parser.add_argument("--jobs", type=int, default=None, help="parallel students (default: CPU count)")
+    parser.add_argument("--jobs", type=int, default=None, help="local worker processes (default: CPU count)")
+    parser.add_argument("--scheduler", default=None,
+                        help="address of a Dask scheduler (tcp://HOST:8786) whose workers grade instead")
     parser.add_argument("--regrade", action="store_true", help="grade again submissions that are unchanged")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run student code without isolation (only where no sandbox can be had)")
     args = parser.parse_args(argv)
-    outcomes = grade_class(args.course, args.assignments or None, args.jobs, args.regrade)
+    try:
+        outcomes = grade_class(args.course, args.assignments or None, args.jobs, args.regrade,
+                               scheduler=args.scheduler, sandboxed=not args.no_sandbox)
+    except GradingRefused as refusal:
+        print(f"make grade: {refusal}", file=sys.stderr)
+        sys.exit(2)
     sys.exit(0 if all(o.status == "graded" for o in outcomes) else 1)
 
 

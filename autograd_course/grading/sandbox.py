@@ -1,0 +1,193 @@
+"""Grading kernels in a bubblewrap sandbox: student code sees its own submission and nothing else.
+
+Each kernel runs as ``bwrap`` around ``python -m ipykernel_launcher`` with
+- read-only views of the system (/usr, /etc, ...), the Python installation, the
+  virtual environment and the course package, and nothing else of the machine:
+  no course folder, so no gradebook, solutions, submissions or grades;
+- a private home and working directory on size-capped tmpfs, holding a copy of
+  the submission's files, and a private /tmp;
+- no network (a new network namespace), its own PID namespace (it sees only its
+  own processes), a new session, a clean environment;
+- limits on address space, processes, CPU time and file size (prlimit), and, when
+  the grader runs as root, an unprivileged user id of its own, so that a fork
+  bomb or a memory bomb costs that kernel alone.
+The grader talks to the kernel over IPC sockets in a runtime folder bound into the
+sandbox, and interrupts it by message, since signals do not cross into it.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Dict, Integer, Unicode
+
+INSTALL_HINT = ("install bubblewrap ('sudo apt-get install bubblewrap' on Debian/Ubuntu, "
+                "'sudo dnf install bubblewrap' on Fedora), or pass --no-sandbox to grade without isolation")
+HOME = "/home/student"
+WORK = f"{HOME}/work"
+SUBMISSION = "/run/submission"
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/var/cache/fontconfig")
+# First user id of the kernels when the grader runs as root; each worker process gets its own.
+FIRST_KERNEL_UID = 200000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one grading kernel may use; exceeding a limit costs that submission alone."""
+    address_space_mib: int = 6144   # torch reserves ~1 GiB of address space before any tensor exists
+    processes: int = 256            # threads count too
+    cpu_seconds: int = 900
+    file_mib: int = 64              # largest file it may write
+    tmpfs_mib: int = 256            # each of home (with the working directory) and /tmp
+
+
+def course_package_dir():
+    import autograd_course
+
+    return Path(autograd_course.__file__).resolve().parent
+
+
+def readonly_paths():
+    """Host folders the kernel sees (read-only): system, Python, virtual environment, course package."""
+    python_dirs = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    # Only the installation's own import folders: sys.path may also hold the current folder,
+    # which is often the course folder itself.
+    python_dirs |= {Path(p).resolve() for p in sys.path if p and Path(p).is_dir()
+                    and any(Path(p).resolve().is_relative_to(prefix) for prefix in set(python_dirs))}
+    python_dirs.add(course_package_dir())
+    paths = [Path(p) for p in SYSTEM_DIRS if Path(p).exists()]
+    # The virtual environment may live inside the course folder: bind it, never its parent.
+    for path in sorted(python_dirs):
+        if not any(path.is_relative_to(bound) for bound in paths):
+            paths.append(path)
+    return paths
+
+
+def exposes(course):
+    """The read-only view would contain ``course`` (then the gradebook would be in reach)."""
+    course = Path(course).resolve()
+    return [p for p in readonly_paths() if course == p or course.is_relative_to(p)]
+
+
+def _kernel_uid():
+    return FIRST_KERNEL_UID + os.getpid() if os.geteuid() == 0 else None
+
+
+def wrap_command(command, runtime, submission, limits, uid):
+    """``command`` (a kernel's argv) as it runs inside the sandbox."""
+    package = course_package_dir()
+    env = {
+        "HOME": HOME, "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8", "PYTHONPATH": str(package.parent), "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLCONFIGDIR": f"{HOME}/.config/matplotlib", "XDG_CACHE_HOME": f"{HOME}/.cache", "OMP_NUM_THREADS": "1",
+        "NBGRADER_EXECUTION": "autograde", "AUTOGRAD_COURSE_SANDBOX": "1",
+    }
+    mib = 1024 * 1024
+    argv = ["prlimit", f"--as={limits.address_space_mib * mib}", f"--nproc={limits.processes}",
+            f"--cpu={limits.cpu_seconds}", f"--fsize={limits.file_mib * mib}", "--core=0", "--",
+            "bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session", "--clearenv"]
+    if uid is None:
+        argv += ["--unshare-user"]   # an unprivileged bwrap needs a user namespace
+    else:
+        # bwrap runs as root, so that it can read what it binds; the kernel then drops to
+        # an unprivileged user of its own (process limits count per user, root is exempt).
+        argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
+    argv += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(limits.tmpfs_mib * mib), "--tmpfs", "/tmp",
+             "--perms", "1777", "--size", str(limits.tmpfs_mib * mib), "--tmpfs", HOME,
+             "--perms", "0777", "--dir", WORK]
+    binds = [("--ro-bind", path, path) for path in readonly_paths()]
+    binds += [("--bind", Path(runtime), Path(runtime)), ("--ro-bind", Path(submission), Path(SUBMISSION))]
+    # bwrap makes the folders above a mount point private to root; the kernel must pass through them.
+    parents = sorted({parent for _, _, target in binds for parent in target.parents if parent != Path("/")}
+                     - {target for _, _, target in binds})
+    for parent in parents:
+        argv += ["--perms", "0755", "--dir", str(parent)]
+    for option, source, target in binds:
+        argv += [option, str(source), str(target)]
+    argv += ["--chdir", WORK]
+    for name, value in env.items():
+        argv += ["--setenv", name, value]
+    argv.append("--")
+    if uid is not None:
+        argv += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+                 "--bounding-set=-all", "--"]
+    # Copy the submission into the writable working directory, send the process's own output
+    # (not the cells', which travel over the sockets) to a log, then become the kernel.
+    start = ("import os, shutil, sys\n"
+             "log = os.open(%r, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)\n"
+             "os.dup2(log, 1); os.dup2(log, 2)\n"
+             "for folder, _, files in os.walk(%r):\n"
+             "    here = os.path.relpath(folder, %r)\n"
+             "    os.makedirs(here, exist_ok=True)\n"
+             "    for name in files:\n"
+             "        shutil.copyfile(os.path.join(folder, name), os.path.join(here, name))\n"
+             "os.execv(sys.argv[1], sys.argv[1:])\n" % (str(Path(runtime) / "kernel.log"), SUBMISSION, SUBMISSION))
+    return argv + [command[0], "-I", "-c", start] + command
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels start inside the sandbox (see the module docstring)."""
+
+    sandbox_dir = Unicode(help="host folder of this kernel: runtime/ and submission/").tag(config=True)
+    limits = Dict(help="Limits as a dict").tag(config=True)
+    kernel_uid = Integer(None, allow_none=True).tag(config=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        runtime = Path(self.sandbox_dir) / "runtime"
+        runtime.mkdir(parents=True, exist_ok=True)
+        self.transport = "ipc"
+        self.ip = str(runtime / "kernel")
+        self.connection_file = str(runtime / "kernel.json")
+
+    @property
+    def kernel_spec(self):
+        spec = super().kernel_spec
+        if spec is not None:
+            spec.interrupt_mode = "message"   # a signal to bwrap would not reach the kernel
+        return spec
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        command = super().format_kernel_cmd(extra_arguments)
+        runtime = Path(self.sandbox_dir) / "runtime"
+        if self.kernel_uid is not None:
+            for path in (runtime, Path(self.connection_file)):
+                os.chown(path, self.kernel_uid, self.kernel_uid)
+            runtime.chmod(0o700)
+        return wrap_command(command, runtime, Path(self.sandbox_dir) / "submission",
+                            Limits(**self.limits), self.kernel_uid)
+
+
+def sandbox_problem():
+    """Why no sandboxed kernel can start here ('' when one can)."""
+    missing = [tool for tool in ("bwrap", "prlimit") + (("setpriv",) if os.geteuid() == 0 else ())
+               if shutil.which(tool) is None]
+    if missing:
+        return f"{', '.join(missing)} not found: {INSTALL_HINT}"
+    try:
+        with tempfile.TemporaryDirectory() as empty:
+            os.chmod(empty, 0o755)
+            uid = _kernel_uid()
+            if uid is not None:
+                os.chown(empty, uid, uid)
+            probe = wrap_command([sys.executable, "-c", "import autograd_course"], Path(empty), Path(empty),
+                                 Limits(), uid)
+            result = subprocess.run(probe, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"a test sandbox did not start ({error}): {INSTALL_HINT}"
+    if result.returncode != 0:
+        return f"a test sandbox failed: {result.stderr.strip()[-500:]}\n({INSTALL_HINT})"
+    return ""
+
+
+def kernel_manager(sandbox_dir, limits=Limits(), kernel_name="python3"):
+    """A kernel manager for one submission whose files lie in ``sandbox_dir``/submission."""
+    return SandboxedKernelManager(kernel_name=kernel_name, sandbox_dir=str(sandbox_dir),
+                                  limits=asdict(limits), kernel_uid=_kernel_uid())
