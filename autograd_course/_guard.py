@@ -108,6 +108,7 @@ EVIDENCE_MIME = "application/vnd.autograd-course.evidence+json"
 
 _sealed = {}           # filled by seal(): what the kernel looked like before student code
 _findings = []         # what the audit hook saw student code do (kept in order, deduplicated)
+_attempts = []         # operations the audit hook refused (nothing happened; reported, not scored)
 _restored = []         # names restore() had to put back
 
 _TRUSTED_PACKAGES = ("IPython", "ipykernel", "matplotlib_inline", "traitlets", "jupyter_client", "comm")
@@ -118,6 +119,15 @@ _BLOCKED_EVENTS = {
     "gc.get_referents": "walks the interpreter's references (gc.get_referents)",
     "sys.addaudithook": "adds an audit hook",
     "sys._current_frames": "reads other threads' frames",
+    # A notebook needs no processes of its own (graphviz starts `dot` itself, which is allowed).
+    "os.fork": "forks the kernel (os.fork)",
+    "os.forkpty": "forks the kernel (os.forkpty)",
+    "os.system": "runs a shell command (os.system)",
+    "os.posix_spawn": "starts a process (os.posix_spawn)",
+    "os.spawn": "starts a process (os.spawn*)",
+    "os.exec": "replaces the kernel with another program (os.exec*)",
+    "subprocess.Popen": "starts a process (subprocess)",
+    "pty.spawn": "starts a process (pty.spawn)",
 }
 _RECORDED_EVENTS = {
     "sys.settrace": "installs a trace function (sys.settrace)",
@@ -160,12 +170,16 @@ def _is_trusted(obj, trusted_dirs):
     return filename.startswith(trusted_dirs)
 
 
-def _student_frame(frame, course_dir, prefixes):
-    """True when a frame on the stack runs code that is not installed (a notebook cell)."""
+def _student_frame(frame, stdlib, installed):
+    """Whether the operation was asked for by code written in the notebook (or a file it wrote).
+
+    The asker is the innermost frame outside the standard library: for ``os.fork()`` in a
+    cell that is the cell; for graphviz starting ``dot`` it is the graphviz package.
+    """
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith(prefixes) or filename.startswith(course_dir + "/checks"):
-            return not filename.startswith(course_dir)
+        if not (filename.startswith(stdlib) or filename.startswith("<frozen")):
+            return not filename.startswith(installed)
         frame = frame.f_back
     return False
 
@@ -214,9 +228,10 @@ def seal(shell=None):
     from IPython.display import publish_display_data
 
     trusted_dirs = tuple(d for d in map(_package_dir, _TRUSTED_PACKAGES + (__name__.split(".")[0],)) if d)
-    course_dir = _package_dir(__name__.split(".")[0]).rstrip("/")
-    prefixes = tuple({os.path.realpath(p) + "/" for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-                     | {p + "/" for p in (sys.prefix, sys.base_prefix)} | {course_dir + "/"})
+    course_dir = _package_dir(__name__.split(".")[0])
+    stdlib = tuple({os.path.dirname(os.__file__) + "/", os.path.realpath(os.path.dirname(os.__file__)) + "/"})
+    installed = tuple({os.path.realpath(p) + "/" for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+                      | {p + "/" for p in (sys.prefix, sys.base_prefix)} | {course_dir})
     gettrace, getprofile, getframe = sys.gettrace, sys.getprofile, sys._getframe
     watched = _watched_objects(shell)
     state = _shell_state(shell)
@@ -247,6 +262,7 @@ def seal(shell=None):
     trusted_types = tuple(cls for cls, _ in _sealed["class_dicts"])
 
     def audit(event, args, _blocked=_BLOCKED_EVENTS, _recorded=_RECORDED_EVENTS, _findings=_findings,
+              _attempts=_attempts,
               _getframe=getframe, _trusted_types=trusted_types, _isinstance=isinstance, _type=type):
         what = _blocked.get(event) or _recorded.get(event)
         if what is None and event in ("object.__setattr__", "object.__delattr__") and args:
@@ -254,12 +270,15 @@ def seal(shell=None):
             if target in _trusted_types or (_isinstance(target, types.FunctionType)
                                             and _is_trusted(target, trusted_dirs)):
                 what = f"patches {getattr(target, '__qualname__', _type(target).__name__)}.{args[1]}"
-        if what is None or not _student_frame(_getframe(1), course_dir, prefixes):
+        if what is None or not _student_frame(_getframe(1), stdlib, installed):
             return
-        if what not in _findings:
-            _findings.append(what)
-        if event in _blocked or event.startswith("object."):
-            raise PermissionError(f"not allowed while grading: this {what}")
+        if event in _recorded:            # it happens: the kernel can no longer be trusted
+            if what not in _findings:
+                _findings.append(what)
+            return
+        if what not in _attempts:         # it is refused: nothing changed, but it is worth a look
+            _attempts.append(what)
+        raise PermissionError(f"not allowed while grading: this notebook {what}")
 
     sys.addaudithook(audit)
     # Tensor subclasses answer torch functions as they like (torch.allclose -> True): while
@@ -307,5 +326,5 @@ def evidence(nonce):
     if not _sealed:
         return
     _sealed["restore_everything"]()
-    _sealed["publish"]({EVIDENCE_MIME: {"nonce": nonce, "tampering": tampering(),
+    _sealed["publish"]({EVIDENCE_MIME: {"nonce": nonce, "tampering": tampering(), "refused": list(_attempts),
                                         "restored": list(dict.fromkeys(_restored))}})

@@ -142,6 +142,10 @@ def settle(nb, marks):
             cell.outputs.append(_error("GradingEnvironmentChanged",
                                        "the notebook changed how the grading kernel runs tests: "
                                        + "; ".join(report["tampering"])))
+        for what in report.get("refused", []):
+            note = f"suspicious: refused while grading: {what}"
+            if note not in notes:
+                notes.append(note)
         for name in report.get("restored", []):
             note = f"suspicious: replaced {name} (put back before the tests ran)"
             if note not in notes:
@@ -171,7 +175,7 @@ def _write_files(folder, files, notebook_name, notebook):
 def run_job(job):
     """Execute one submission; never raises for anything the submission does."""
     from jupyter_client.manager import AsyncKernelManager
-    from nbclient.exceptions import DeadKernelError
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from traitlets.config import Config
 
     from . import sandbox
@@ -206,6 +210,9 @@ def run_job(job):
                 result.error = f"the notebook ran past the grading limit of {job.deadline_seconds:g} s for a whole notebook"
             elif isinstance(error, DeadKernelError):
                 result.error = DEAD_KERNEL
+            elif isinstance(error, CellTimeoutError):
+                result.error = ("the kernel stopped answering (a cell broke the kernel's own machinery, for example "
+                                "by replacing a builtin function it relies on)")
             else:
                 first_line = (str(error).splitlines() or [""])[0][:300]
                 result.error = f"the notebook could not be run: {type(error).__name__}: {first_line}"

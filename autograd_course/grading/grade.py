@@ -214,17 +214,47 @@ def _setup_first(nb, course, assignment):
     return f"suspicious: {len(early)} code cell(s) placed above the course's setup cell (moved below it)"
 
 
-def _metadata_edits(nb, course, assignment):
-    """Notes for cells whose nbgrader metadata claims what the released notebook does not."""
+def _restore_metadata(nb, course, assignment):
+    """Give every cell nbgrader knows the metadata the gradebook has for it; return notes.
+
+    nbgrader restores the source of test and locked cells, but trusts their metadata:
+    a test cell marked "not graded", or a cell of the student's own marked as a test
+    worth 100 points, would change what is graded.  So the metadata of known cells is
+    put back from the gradebook, and metadata naming cells the assignment does not
+    have is removed (the cell stays, as ordinary student code).
+    """
     with course.gradebook() as gradebook:
         notebook = gradebook.find_notebook(assignment, assignment)
-        known = {cell.name for cell in notebook.source_cells}
+        sources = {cell.name: (cell.cell_type, cell.locked, cell.checksum) for cell in notebook.source_cells}
+        points = {cell.name: cell.max_score for cell in notebook.grade_cells}
+        solutions = {cell.name for cell in notebook.solution_cells}
     notes = []
     for index, cell in enumerate(nb.cells):
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade_id") and meta["grade_id"] not in known and (meta.get("grade") or meta.get("locked")):
-            notes.append(f"suspicious: cell {index} carries nbgrader metadata of a cell the assignment does not "
-                         f"have ({meta['grade_id']!r})")
+        meta = cell.metadata.get("nbgrader")
+        if meta is None:
+            continue
+        grade_id = meta.get("grade_id")
+        if grade_id not in sources:
+            if any(meta.get(flag) for flag in ("grade", "solution", "locked", "task")):
+                notes.append(f"suspicious: cell {index} carries nbgrader metadata of a cell the assignment does "
+                             f"not have ({grade_id!r}); it was graded as ordinary code")
+            del cell.metadata["nbgrader"]
+            continue
+        cell_type, locked, checksum = sources[grade_id]
+        expected = {"grade": grade_id in points, "grade_id": grade_id, "locked": locked,
+                    "solution": grade_id in solutions, "schema_version": 3}
+        if grade_id in points:
+            expected["points"] = points[grade_id]
+        if checksum:
+            expected["checksum"] = checksum
+        changed = sorted(key for key in ("grade", "solution", "locked", "points") if meta.get(key) != expected.get(key))
+        if changed or cell.cell_type != cell_type:
+            notes.append(f"suspicious: cell {index} ({grade_id}) had its nbgrader metadata changed "
+                         f"({', '.join(changed) or 'cell type'}); the gradebook's was put back")
+        cell.metadata["nbgrader"] = expected
+        if cell.cell_type != cell_type:
+            nb.cells[index] = (nbformat.v4.new_code_cell if cell_type == "code" else nbformat.v4.new_markdown_cell)(
+                cell.source, metadata=cell.metadata)
     return notes
 
 
@@ -240,7 +270,7 @@ def prepare(course, student, assignment, sandboxed, limits):
         else:
             gradebook.update_or_create_submission(assignment, student)
     nb = nbformat.read(str(folder / f"{assignment}.ipynb"), as_version=4)
-    notes = _metadata_edits(nb, course, assignment)
+    notes = _restore_metadata(nb, course, assignment)
     resources = _resources(course, student, assignment)
     for preprocessor in _preprocessors(course, "sanitize"):
         nb, resources = preprocessor(nb, resources)   # honours each one's `enabled`, as nbgrader's exporter does

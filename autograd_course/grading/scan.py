@@ -47,6 +47,9 @@ PATTERNS = [
     (re.compile(r"\.__dict__\s*\["), "writes through a __dict__"),
     (re.compile(r"\bget_ipython\s*\(\s*\)\s*\.\s*(system|getoutput|run_cell|ex|ev)\b"), "runs code through IPython"),
 ]
+# Methods through which an object decides what comparisons, isinstance or torch functions answer.
+LYING_METHODS = {"__eq__", "__ne__", "__bool__", "__torch_function__", "__torch_dispatch__",
+                 "__instancecheck__", "__subclasscheck__", "__getattribute__"}
 SAFE_MAGICS = ("%matplotlib", "%time", "%timeit", "%%time", "%%timeit", "%config InlineBackend")
 
 
@@ -108,6 +111,13 @@ def scan_source(source):
         for target in targets:
             if isinstance(target, ast.Attribute) and _root_name(target) in WATCHED_ROOTS:
                 found.append(f"assigns {_dotted(target)}")
+        if isinstance(node, ast.ClassDef):
+            bases = {_dotted(base).rsplit(".", 1)[-1] for base in node.bases}
+            methods = {item.name for item in node.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            lying = sorted(methods & LYING_METHODS)
+            if lying or bases & {"TorchFunctionMode", "TorchDispatchMode"}:
+                found.append(f"defines class {node.name} that decides what comparisons or torch functions "
+                             f"answer ({', '.join(lying or sorted(bases))})")
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
             for module in modules:
