@@ -62,6 +62,13 @@ def _tampered_now():
 _TAMPERED_AT_SETUP = _tampered_now()
 
 
+def _torch_wrapped(value, original):
+    """``value`` is torch's own decorator around ``original``, not a submission's replacement."""
+    code = getattr(value, "__code__", None)
+    return (getattr(value, "__wrapped__", None) is original and code is not None
+            and code.co_filename.startswith(_TORCH_DIR))
+
+
 def restore():
     """Put back every watched entry a submission rebound or added; return their names."""
     changed = []
@@ -71,9 +78,14 @@ def restore():
         for name, original in snap.items():
             if ns is builtins and name in _IPYTHON_BUILTINS:
                 continue
-            if current.get(name, _MISSING) is not original:
-                setattr(ns, name, original)
-                changed.append(f"{getattr(ns, '__name__', ns)}.{name}")
+            value = current.get(name, _MISSING)
+            if value is original:
+                continue
+            if _torch_wrapped(value, original):
+                snap[name] = value      # torch wrapped its own function (torch._dynamo does on import)
+                continue
+            setattr(ns, name, original)
+            changed.append(f"{getattr(ns, '__name__', ns)}.{name}")
         if ns in _CLASSES:
             for name in [n for n in current if n not in snap]:
                 delattr(ns, name)
@@ -111,7 +123,9 @@ _findings = []         # what the audit hook saw student code do (kept in order,
 _attempts = []         # operations the audit hook refused (nothing happened; reported, not scored)
 _restored = []         # names restore() had to put back
 
-_TRUSTED_PACKAGES = ("IPython", "ipykernel", "matplotlib_inline", "traitlets", "jupyter_client", "comm")
+# Packages whose functions may sit in IPython's transformer and event lists (matplotlib's
+# inline backend registers callbacks there the first time a notebook plots).
+_TRUSTED_PACKAGES = ("IPython", "ipykernel", "matplotlib_inline", "matplotlib", "traitlets", "jupyter_client", "comm")
 # Operations no course notebook needs and that reach past the notebook's own objects.
 _BLOCKED_EVENTS = {
     "gc.get_objects": "walks every live object (gc.get_objects)",
@@ -144,9 +158,14 @@ _RECORDED_EVENTS = {
 
 
 def _package_dir(name):
-    module = __import__("sys").modules.get(name)
-    file = getattr(module, "__file__", None)
-    return file.rsplit("/", 1)[0] + "/" if file else None
+    """The folder a package is installed in, found without importing it ('' when absent)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    return spec.origin.rsplit("/", 1)[0] + "/" if spec is not None and spec.origin else None
 
 
 def _code_file(obj):

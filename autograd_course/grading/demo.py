@@ -31,11 +31,15 @@ def partly_answered(solution, student_version):
     return student_version
 
 
-def build(course):
+def build(course, db_url=None):
+    """The demo course folder; ``db_url`` puts its gradebook in another database (e.g. PostgreSQL)."""
     course = Path(course)
     shutil.rmtree(course, ignore_errors=True)
     shutil.copytree(REPOSITORY / "solutions", course / "solutions")
     shutil.copy(REPOSITORY / "nbgrader_config.py", course)
+    if db_url:
+        with open(course / "nbgrader_config.py", "a") as config:
+            config.write(f"\nc.CourseDirectory.db_url = {db_url!r}\n")
     ids = assignments(course)
     for assignment in ids:
         result = nbgrader(["generate_assignment", assignment, "--force"], course)

@@ -1,0 +1,108 @@
+"""The grading engine gives the same grades wherever it runs: local workers, a Dask cluster, a PostgreSQL gradebook.
+
+The demo class (every assignment: a correct and a partly answered student, plus a file that
+is not JSON and a misnamed one) is graded three ways and its grades.csv rows compared; a
+worker killed in the middle of a class loses no submission.
+"""
+
+import csv
+import os
+import shutil
+import signal
+import threading
+import time
+
+import pytest
+
+from autograd_course.grading import demo
+from autograd_course.grading.grade import Workers, grade_class
+from postgres import create_database, postgres_server
+
+
+def _rows(course):
+    with open(course / "grades.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A distributed.LocalCluster with two worker processes, as a remote scheduler would offer."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=40) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def locally_graded(tmp_path_factory):
+    course = demo.build(tmp_path_factory.mktemp("local") / "course")
+    grade_class(course, jobs=2, feedback=False, quiet=True)
+    return _rows(course)
+
+
+def test_demo_class_is_graded_as_designed(locally_graded):
+    rows = {(row["student"], row["assignment"]): row for row in locally_graded}
+    ids = sorted({assignment for _, assignment in rows})
+    for assignment in ids:
+        ada, ben = rows[("ada", assignment)], rows[("ben", assignment)]
+        assert ada["status"] == "graded" and ada["score"] == ada["max_score"], ada
+        assert ben["status"] == "graded" and 0 < float(ben["score"]) < float(ben["max_score"]), ben
+        assert not ada["notes"] and not ben["notes"], (ada, ben)
+    assert rows[("cy", ids[0])]["status"] == "not graded" and "not valid JSON" in rows[("cy", ids[0])]["reason"]
+    assert rows[("dee", ids[0])]["status"] == "not graded" and "missing notebook" in rows[("dee", ids[0])]["reason"]
+
+
+def test_a_dask_cluster_grades_exactly_as_local_workers(locally_graded, cluster, tmp_path):
+    course = demo.build(tmp_path / "course")
+    grade_class(course, scheduler=cluster.scheduler_address, feedback=False, quiet=True)
+    assert _rows(course) == locally_graded
+
+
+def test_a_postgresql_gradebook_grades_exactly_as_sqlite(locally_graded, tmp_path):
+    with postgres_server() as server:
+        url = create_database(server, "autograd_course")
+        course = demo.build(tmp_path / "course", db_url=url)
+        assert not (course / "gradebook.db").exists()
+        outcomes = grade_class(course, jobs=2, quiet=True)
+        assert _rows(course) == locally_graded
+        # Feedback and a second run read the same server; nothing is graded twice.
+        assert (course / "feedback" / "ada").is_dir()
+        again = grade_class(course, jobs=2, feedback=False, quiet=True)
+        assert [(o.student, o.score) for o in again] == [(o.student, o.score) for o in outcomes]
+        assert not any(o.regraded for o in again if o.status == "graded")
+
+
+def test_a_worker_killed_mid_class_loses_no_submission(locally_graded, cluster, tmp_path):
+    from distributed import Client
+
+    course = demo.build(tmp_path / "course")
+    for student in ("ben", "cy", "dee"):       # ada's six notebooks are class enough here
+        shutil.rmtree(course / "submitted" / student)
+    workers = Workers(jobs=None, scheduler=cluster.scheduler_address)
+    killed = []
+
+    def kill_a_busy_worker():
+        # Wait until a worker runs a submission, then kill that worker's process outright.
+        with Client(cluster.scheduler_address) as observer:
+            deadline = time.time() + 120
+            while time.time() < deadline:
+                busy = [address for address, tasks in observer.processing().items() if tasks]
+                if busy:
+                    time.sleep(1.0)
+                    pid = observer.run(os.getpid, workers=[busy[0]])[busy[0]]
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    return
+                time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_a_busy_worker)
+    killer.start()
+    try:
+        outcomes = grade_class(course, feedback=False, quiet=True, workers=workers)
+    finally:
+        killer.join()
+        workers.close()
+    assert killed, "no worker was busy to be killed"
+    assert _rows(course) == [row for row in locally_graded if row["student"] == "ada"], \
+        [(o.assignment, o.status, o.reason) for o in outcomes]
