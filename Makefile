@@ -15,7 +15,8 @@ help:
 	@echo "make release   generate notebooks/ (student versions) from solutions/ with nbgrader"
 	@echo "make demo      grade a generated sample class end to end and print its grade table"
 	@echo "make collect   file downloaded .ipynb submissions (ZIP=... or DIR=...) into submitted/"
-	@echo "make grade     autograde submitted/, write feedback/, grades.csv and grading-summary.txt"
+	@echo "make grade     autograde submitted/ in sandboxed kernels, write feedback/, grades.csv and grading-summary.txt"
+	@echo "               (ARGS='--scheduler tcp://HOST:8786' grades on a Dask cluster; see the README)"
 	@echo "make test      the test suite (what CI runs)"
 	@echo "make bench     execution time, memory and grading throughput figures"
 
@@ -27,15 +28,8 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $@
 
 setup: $(STAMP)
-	@if command -v dot >/dev/null 2>&1; then \
-		echo "Course environment ready in $(VENV) (graphviz: $$(dot -V 2>&1))"; \
-	else \
-		echo ""; \
-		echo "*** graphviz is missing: the 'dot' program draws the autograd graphs."; \
-		echo "*** Install it: 'sudo apt-get install graphviz' (Debian/Ubuntu), 'brew install graphviz' (macOS),"; \
-		echo "*** or use the conda environment (environment.yml), which includes it."; \
-		echo ""; \
-	fi
+	@bash .ci/system-packages
+	@echo "Course environment ready in $(VENV)"
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/

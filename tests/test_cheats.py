@@ -8,6 +8,7 @@ students of the same class get exactly the scores they earn alone.
 """
 
 import csv
+import shutil
 import socket
 import threading
 
@@ -340,3 +341,33 @@ def test_nothing_secret_reached_the_outputs(cheating_class):
     for student in CASES:
         assert "suspicious" in rows[student]["notes"], student
         assert student in summary.split("suspicious, to read:")[1]
+
+
+def test_without_a_sandbox_grading_refuses_unless_told(tmp_path):
+    """No bubblewrap: make grade says how to get it; --no-sandbox grades and says so at the top."""
+    import os
+    import subprocess
+    import sys
+
+    from harness import tool_env
+
+    course = make_course(tmp_path / "course", [ASSIGNMENT])
+    submit(course, "honest", ASSIGNMENT, SOURCE)
+    tools = tmp_path / "bin-without-bwrap"
+    tools.mkdir()
+    for tool in ("prlimit", "setpriv", "dot"):
+        found = shutil.which(tool)
+        if found:
+            os.symlink(found, tools / tool)
+    env = dict(tool_env(), PATH=f"{os.path.dirname(sys.executable)}:{tools}")
+    command = [sys.executable, "-m", "autograd_course.grading.grade", "--course", str(course), "--jobs", "1"]
+    refused = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "bubblewrap" in refused.stderr and "--no-sandbox" in refused.stderr, refused.stderr
+    assert not (course / "grades.csv").exists() and not (course / "autograded").exists()
+
+    unsandboxed = subprocess.run(command + ["--no-sandbox"], capture_output=True, text=True, env=env, timeout=600)
+    assert unsandboxed.returncode == 0, unsandboxed.stdout + unsandboxed.stderr
+    summary = (course / "grading-summary.txt").read_text()
+    assert summary.startswith("WARNING: graded WITHOUT the sandbox"), summary
+    assert f"{TOTAL:g}/{TOTAL:g}" in summary

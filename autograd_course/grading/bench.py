@@ -5,10 +5,15 @@ usage: python -m autograd_course.grading.bench [--repeats 3] [--out bench-result
 1. each solution notebook executed start to finish (kernel start included):
    median over N runs of the wall time and of the kernel's peak resident memory;
 2. the floor: a notebook that only imports torch (kernel start + import);
-3. grading throughput on the demo class (ada and ben for every assignment):
-   plain serial `nbgrader autograde` per assignment vs `make grade`'s parallel
-   per-student grading, in seconds per submitted notebook, and their ratio
-   (each run grades a fresh copy of the class both ways, one after the other).
+3. grading the demo class (ada and ben for every assignment, plus cy's and dee's
+   broken files), each run on fresh copies, all ways one after the other:
+   - plain execution: every submitted notebook run once with nbclient, serially;
+   - `make grade` (the CLI, wall time from start to exit: workers, sandboxed kernels,
+     nbgrader's preprocessors, feedback) with N workers;
+   - the same without the sandbox (--no-sandbox), for what the sandbox costs;
+   - plain serial `nbgrader autograde` per assignment, for the speed-up.
+   ``grading.overhead_vs_execution`` = (make grade seconds per notebook x workers) /
+   (plain execution seconds per notebook); 1.0 would be the notebooks' own cost.
 Figures are medians; the machine is shared, so compare ratios within one run.
 """
 
@@ -27,7 +32,7 @@ import nbformat
 
 from .course import REPOSITORY, assignments, nbgrader
 from .demo import build
-from .grade import grade_class
+from .grade import find_submissions, precheck
 
 
 def _execute_in_child(path):
@@ -66,34 +71,58 @@ def measure_floor(repeats):
         return statistics.median(_execute_in_child(path)[0] for _ in range(repeats))
 
 
-def _grading_seconds(tmp, jobs):
-    """Grade one fresh demo class both ways; return (notebooks, serial seconds, parallel seconds)."""
-    serial_course = build(Path(tmp) / "serial")
-    notebooks = sum(1 for path in (serial_course / "submitted").glob("*/*/*.ipynb")
-                    if path.name == f"{path.parent.name}.ipynb")
+def _graded_notebooks(course):
+    """The submitted notebooks that make grade grades (the broken ones are turned away first)."""
+    return [course / "submitted" / student / assignment / f"{assignment}.ipynb"
+            for student, assignment in find_submissions(course, assignments(course))
+            if not precheck(course, student, assignment)[0]]
+
+
+def _make_grade_seconds(course, jobs, sandboxed):
+    command = [sys.executable, "-m", "autograd_course.grading.grade", "--course", str(course), "--jobs", str(jobs),
+               "--regrade"] + ([] if sandboxed else ["--no-sandbox"])
+    start = time.perf_counter()
+    subprocess.run(command, capture_output=True, text=True)   # exit 1: the demo has two broken files
+    return time.perf_counter() - start
+
+
+def _grading_run(tmp, jobs):
+    """Grade fresh copies of the demo class every way; return seconds per gradable notebook for each."""
+    tmp = Path(tmp)
+    course = build(tmp / "plain")
+    notebooks = _graded_notebooks(course)
+    plain = sum(_execute_in_child(path)[0] for path in notebooks)
+    sandboxed = _make_grade_seconds(build(tmp / "sandboxed"), jobs, True)
+    unsandboxed = _make_grade_seconds(build(tmp / "unsandboxed"), jobs, False)
+    serial_course = build(tmp / "serial")
     start = time.perf_counter()
     for assignment in assignments(serial_course):
         nbgrader(["autograde", assignment, "--force"], serial_course)
     serial = time.perf_counter() - start
-
-    parallel_course = build(Path(tmp) / "parallel")
-    start = time.perf_counter()
-    grade_class(parallel_course, jobs=jobs, regrade=True, feedback=False, quiet=True)
-    parallel = time.perf_counter() - start
-    return notebooks, serial, parallel
+    count = len(notebooks)
+    return {"notebooks": count, "plain": plain / count, "make_grade": sandboxed / count,
+            "no_sandbox": unsandboxed / count, "serial_nbgrader": serial / count}
 
 
 def measure_grading(jobs, repeats):
     runs = []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
-            runs.append(_grading_seconds(tmp, jobs))
-    notebooks = runs[0][0]
-    serial = statistics.median(run[1] for run in runs)
-    parallel = statistics.median(run[2] for run in runs)
-    return {"notebooks": notebooks, "serial_seconds_per_notebook": serial / notebooks,
-            "parallel_seconds_per_notebook": parallel / notebooks, "jobs": jobs,
-            "speedup": statistics.median(run[1] / run[2] for run in runs)}
+            runs.append(_grading_run(tmp, jobs))
+            print(f"  run {len(runs)}: " + ", ".join(f"{k} {v:.2f}" for k, v in runs[-1].items() if k != "notebooks"),
+                  flush=True)
+    median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+    return {
+        "notebooks": runs[0]["notebooks"], "jobs": jobs,
+        "plain_execution_seconds_per_notebook": median["plain"],
+        "make_grade_seconds_per_notebook": median["make_grade"],
+        "make_grade_no_sandbox_seconds_per_notebook": median["no_sandbox"],
+        "serial_nbgrader_seconds_per_notebook": median["serial_nbgrader"],
+        # Ratios are taken within each run (same machine state), then their median.
+        "overhead_vs_execution": statistics.median(run["make_grade"] * jobs / run["plain"] for run in runs),
+        "sandbox_cost": statistics.median(run["make_grade"] / run["no_sandbox"] for run in runs),
+        "speedup_over_serial_nbgrader": statistics.median(run["serial_nbgrader"] / run["make_grade"] for run in runs),
+    }
 
 
 def main(argv=None):
@@ -109,12 +138,16 @@ def main(argv=None):
     total = sum(row["seconds"] for row in notebooks.values())
     print(f"  {'whole course':22} {total:6.2f} s")
     print(f"Floor (kernel start + import torch): {floor:.2f} s", flush=True)
-    print(f"Grading the demo class, median of {args.repeats} runs ({args.jobs} students at a time):", flush=True)
+    print(f"Grading the demo class, median of {args.repeats} runs ({args.jobs} workers):", flush=True)
     grading = measure_grading(args.jobs, args.repeats)
-    print(f"  plain serial nbgrader autograde: {grading['serial_seconds_per_notebook']:.2f} s per notebook")
-    print(f"  make grade (parallel):           {grading['parallel_seconds_per_notebook']:.2f} s per notebook")
-    print(f"  speed-up serial/parallel:        {grading['speedup']:.2f}x; floor ratio: "
-          f"{grading['parallel_seconds_per_notebook'] / floor:.2f}x the floor per notebook")
+    print(f"  plain nbclient execution, serial:   {grading['plain_execution_seconds_per_notebook']:.2f} s per notebook")
+    print(f"  make grade:                         {grading['make_grade_seconds_per_notebook']:.2f} s per notebook")
+    print(f"  make grade --no-sandbox:            {grading['make_grade_no_sandbox_seconds_per_notebook']:.2f} s per notebook")
+    print(f"  plain serial nbgrader autograde:    {grading['serial_nbgrader_seconds_per_notebook']:.2f} s per notebook")
+    print(f"  overhead vs execution:              {grading['overhead_vs_execution']:.2f}x "
+          f"(make grade x {args.jobs} workers / plain execution; budget 1.15)")
+    print(f"  sandbox cost:                       {grading['sandbox_cost']:.2f}x (budget 1.10)")
+    print(f"  speed-up over serial nbgrader:      {grading['speedup_over_serial_nbgrader']:.2f}x")
     results = {"notebooks": notebooks, "course_seconds": total, "floor_seconds": floor, "grading": grading,
                "cpus": os.cpu_count(), "repeats": args.repeats}
     Path(args.out).mkdir(exist_ok=True)

@@ -160,6 +160,16 @@ def _kill(km, killed):
         process.kill()
 
 
+def _shut_down(km):
+    """End the kernel: nbclient leaves a kernel it did not start running."""
+    from jupyter_client.utils import run_sync
+
+    try:
+        run_sync(km.shutdown_kernel)(now=True)
+    except Exception:  # already dead, or its process gone: make sure, then move on
+        _kill(km, threading.Event())
+
+
 def _write_files(folder, files, notebook_name, notebook):
     folder.mkdir(parents=True)
     for relative, data in files.items():
@@ -218,6 +228,7 @@ def run_job(job):
                 result.error = f"the notebook could not be run: {type(error).__name__}: {first_line}"
         finally:
             watchdog.cancel()
+            _shut_down(km)
             if previous is None:
                 os.environ.pop("NBGRADER_EXECUTION", None)
             else:
