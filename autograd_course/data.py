@@ -1,5 +1,7 @@
 """Offline data sets: scikit-learn's bundled digits, and small synthetic problems."""
 
+import math
+
 import torch
 
 
@@ -26,3 +28,17 @@ def make_regression(n=256, in_features=8, out_features=1, noise=0.1, seed=0, dty
     w = torch.randn(in_features, out_features, generator=generator, dtype=dtype)
     y = torch.sin(x @ w) + 0.5 * (x @ w) + noise * torch.randn(n, out_features, generator=generator, dtype=dtype)
     return x, y
+
+
+def make_spirals(n_per_class=100, classes=3, noise=0.2, seed=0, dtype=torch.float32):
+    """Points on interleaved spiral arms in the plane, one arm per class: ``(x, y)`` of shapes (n, 2) and (n,).
+
+    No straight line separates the classes: a linear model fails where a small MLP succeeds.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    radius = torch.linspace(0.1, 1.0, n_per_class, dtype=dtype).repeat(classes)
+    labels = torch.arange(classes).repeat_interleave(n_per_class)
+    angle = (labels * (2 * math.pi / classes) + 3.5 * radius
+             + noise * torch.randn(classes * n_per_class, generator=generator, dtype=dtype))
+    x = torch.stack([radius * torch.cos(angle), radius * torch.sin(angle)], dim=1)
+    return x, labels

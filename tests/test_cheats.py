@@ -246,7 +246,7 @@ def _gradebook_cells(course):
 
 
 @pytest.fixture(scope="module")
-def cheating_class(tmp_path_factory):
+def cheating_class(tmp_path_factory, workers):
     course = make_course(tmp_path_factory.mktemp("cheats") / "course", [ASSIGNMENT], timeout=20)
     before = _gradebook_cells(course)
     listener = socket.socket()
@@ -274,7 +274,7 @@ def cheating_class(tmp_path_factory):
     for name in METADATA:
         submit(course, name, ASSIGNMENT, _metadata_case(name))
     honest_copy = (course / "submitted" / "honest" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
-    outcomes = {o.student: o for o in grade_class(course, [ASSIGNMENT], jobs=2, quiet=True)}
+    outcomes = {o.student: o for o in grade_class(course, [ASSIGNMENT], workers=workers, quiet=True)}
     stop.set()
     watcher.join()
     listener.close()

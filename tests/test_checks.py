@@ -1,14 +1,16 @@
-"""The checks' diagnostic messages, the tamper guard, and graph drawing."""
+"""The checks' diagnostic messages, the tamper guard, graph drawing, and the generated data sets."""
 
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
 from autograd_course import checks as ck
 from autograd_course import draw_graph
-from autograd_course.graphs import render_svg
+from autograd_course.data import make_spirals
+from autograd_course.graphs import draw_engine_graph, render_svg, side_by_side
 
 
 def message(action):
@@ -90,3 +92,40 @@ def test_torchviz_renders_with_graphviz():
         assert f'fill="{colour}"' in svg, colour
     with pytest.raises(ValueError, match="no grad_fn"):
         draw_graph(torch.ones(2))
+
+
+class _EngineNode:
+    """What draw_engine_graph reads from the nodes of an engine of one's own (notebook 07)."""
+
+    def __init__(self, data, parents=(), op=""):
+        self.data, self.grad, self.parents, self.op = data, 0.0, tuple(parents), op
+
+
+def test_engine_graphs_are_drawn_in_the_course_colours_beside_torch():
+    a, b = _EngineNode(2.0), _EngineNode(-1.0)
+    product = _EngineNode(-2.0, (a, b), "*")
+    out = _EngineNode(0.0, (product, a), "+")          # a is used twice: still one box
+    a.grad, product.grad = 1.5, 0.25
+    engine = draw_engine_graph(out, params={"a": a, "b": b}, intermediates={"product": product})
+    svg = engine.pipe(format="svg").decode()
+    for colour in ("lightblue", "lightyellow", "#caff70", "lightgrey"):   # leaf, intermediate, output, operation
+        assert f'fill="{colour}"' in svg, colour
+    assert engine.source.count("label=\"a\n()\n2\ngrad 1.5\"") == 1
+    assert "product\n()\n-2\ngrad 0.25" in engine.source
+    arrays = draw_engine_graph(_EngineNode(np.ones(3), (_EngineNode(np.zeros((2, 3))),), "sum"), legend=False)
+    assert "(2, 3)" in arrays.source and "[1, 1, 1]" in arrays.source and "legend" not in arrays.source
+
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    both = side_by_side({"your engine": engine, "torch.autograd": draw_graph((w * 3).sum(), params={"w": w})})
+    assert "cluster_0" in both.source and "cluster_1" in both.source and "cluster_legend" not in both.source
+    assert "your engine" in both.source and "MulBackward0" in both.source
+    assert "<svg" in both.pipe(format="svg").decode()
+
+
+def test_spirals_are_seeded_and_balanced():
+    x, y = make_spirals(n_per_class=50, classes=3)
+    assert x.shape == (150, 2) and x.dtype == torch.float32 and y.dtype == torch.long
+    assert torch.equal(torch.bincount(y), torch.tensor([50, 50, 50]))
+    assert torch.equal(x, make_spirals(n_per_class=50, classes=3)[0])
+    assert not torch.equal(x, make_spirals(n_per_class=50, classes=3, seed=1)[0])
+    assert float(x.norm(dim=1).max()) < 1.5

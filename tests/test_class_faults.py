@@ -84,7 +84,7 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
+def graded_class(tmp_path_factory, workers):
     course = make_course(tmp_path_factory.mktemp("faults") / "course", [ASSIGNMENT], timeout=15)
     for student, (make, _, _) in CASES.items():
         if make is None:
@@ -95,7 +95,7 @@ def graded_class(tmp_path_factory):
             submit(course, student, ASSIGNMENT, raw=make)
         else:
             submit(course, student, ASSIGNMENT, make())
-    outcomes = {o.student: o for o in grade_class(course, [ASSIGNMENT], jobs=2, quiet=True)}
+    outcomes = {o.student: o for o in grade_class(course, [ASSIGNMENT], workers=workers, quiet=True)}
     return course, outcomes
 
 
@@ -142,7 +142,7 @@ def test_feedback_hides_hidden_tests(graded_class):
     assert not leaked, leaked[:3]
 
 
-def test_grading_again_keeps_grades_and_manual_scores(graded_class):
+def test_grading_again_keeps_grades_and_manual_scores(graded_class, workers):
     course, first = graded_class
     from nbgrader.api import Gradebook
 
@@ -150,13 +150,13 @@ def test_grading_again_keeps_grades_and_manual_scores(graded_class):
         grade = gradebook.find_grade("test_ops_in_order", ASSIGNMENT, ASSIGNMENT, "edited-test-cell")
         grade.manual_score = 1.0   # the instructor gives partial credit by hand
         gradebook.db.commit()
-    again = {o.student: o for o in grade_class(course, [ASSIGNMENT], jobs=2, feedback=False, quiet=True)}
+    again = {o.student: o for o in grade_class(course, [ASSIGNMENT], workers=workers, feedback=False, quiet=True)}
     for student, outcome in first.items():
         if student == "edited-test-cell":
             assert again[student].score == outcome.score + 1.0
         else:
             assert (again[student].status, again[student].score) == (outcome.status, outcome.score), student
-    regraded = {o.student: o for o in grade_class(course, [ASSIGNMENT], jobs=2, regrade=True, feedback=False, quiet=True)}
+    regraded = {o.student: o for o in grade_class(course, [ASSIGNMENT], workers=workers, regrade=True, feedback=False, quiet=True)}
     assert regraded["edited-test-cell"].score == first["edited-test-cell"].score + 1.0
     assert regraded["correct"].score == TOTAL
 

@@ -59,16 +59,16 @@ def test_a_dask_cluster_grades_exactly_as_local_workers(locally_graded, cluster,
     assert _rows(course) == locally_graded
 
 
-def test_a_postgresql_gradebook_grades_exactly_as_sqlite(locally_graded, tmp_path):
+def test_a_postgresql_gradebook_grades_exactly_as_sqlite(locally_graded, tmp_path, workers):
     with postgres_server() as server:
         url = create_database(server, "autograd_course")
         course = demo.build(tmp_path / "course", db_url=url)
         assert not (course / "gradebook.db").exists()
-        outcomes = grade_class(course, jobs=2, quiet=True)
+        outcomes = grade_class(course, workers=workers, quiet=True)
         assert _rows(course) == locally_graded
         # Feedback and a second run read the same server; nothing is graded twice.
         assert (course / "feedback" / "ada").is_dir()
-        again = grade_class(course, jobs=2, feedback=False, quiet=True)
+        again = grade_class(course, workers=workers, feedback=False, quiet=True)
         assert [(o.student, o.score) for o in again] == [(o.student, o.score) for o in outcomes]
         assert not any(o.regraded for o in again if o.status == "graded")
 

@@ -17,7 +17,10 @@ def pictures(nb):
 def test_solution_executes_without_error_and_draws(assignment):
     path = SOLUTIONS / assignment / f"{assignment}.ipynb"
     nb = read_notebook(path)
+    before = set(path.parent.iterdir())
     NotebookClient(nb, timeout=120, resources={"metadata": {"path": str(path.parent)}}).execute()
+    created = sorted(p.name for p in set(path.parent.iterdir()) - before)
+    assert not created, f"{assignment} wrote {created} into its folder, which release would copy to students"
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
     errors = [out for out in outputs if out.output_type == "error"]
     assert not errors, errors

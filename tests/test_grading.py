@@ -14,7 +14,7 @@ from harness import ASSIGNMENTS, SOLUTIONS, grade_ids, load_cases, make_course, 
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_round_trip(assignment, tmp_path):
+def test_round_trip(assignment, tmp_path, workers):
     source = read_notebook(SOLUTIONS / assignment / f"{assignment}.ipynb")
     cases = load_cases(assignment)
     tests = grade_ids(source, "test")
@@ -29,7 +29,7 @@ def test_round_trip(assignment, tmp_path):
     for grade_id, (_, code, _) in cases.MISTAKES.items():
         submit(course, f"mistake-{grade_id}", assignment, with_replacements(source, {grade_id: code}))
 
-    outcomes = {o.student: o for o in grade_class(course, [assignment], jobs=1, feedback=False, quiet=True)}
+    outcomes = {o.student: o for o in grade_class(course, [assignment], workers=workers, feedback=False, quiet=True)}
     problems = []
     for student, want in (("solution", total), ("untouched", 0), ("alternatives", total)):
         got = outcomes[student]

@@ -22,8 +22,9 @@ def student(assignment):
     return read_notebook(NOTEBOOKS / assignment / f"{assignment}.ipynb")
 
 
-def test_all_six_notebooks_exist():
-    assert ASSIGNMENTS == ["01_graphs", "02_backward", "03_hooks", "04_custom_functions", "05_nn_optim", "06_zero_grad"]
+def test_all_eight_notebooks_exist():
+    assert ASSIGNMENTS == ["01_graphs", "02_backward", "03_hooks", "04_custom_functions", "05_nn_optim", "06_zero_grad",
+                           "07_build_your_own_autograd", "08_forward_mode_and_torch_func"]
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

@@ -58,7 +58,7 @@ def measure_notebooks(repeats):
         runs = [_execute_in_child(REPOSITORY / "solutions" / assignment / f"{assignment}.ipynb") for _ in range(repeats)]
         rows[assignment] = {"seconds": statistics.median(r[0] for r in runs),
                             "peak_mib": statistics.median(r[1] for r in runs)}
-        print(f"  {assignment:22} {rows[assignment]['seconds']:6.2f} s   {rows[assignment]['peak_mib']:7.0f} MiB", flush=True)
+        print(f"  {assignment:30} {rows[assignment]['seconds']:6.2f} s   {rows[assignment]['peak_mib']:7.0f} MiB", flush=True)
     return rows
 
 
@@ -136,7 +136,7 @@ def main(argv=None):
     notebooks = measure_notebooks(args.repeats)
     floor = measure_floor(args.repeats)
     total = sum(row["seconds"] for row in notebooks.values())
-    print(f"  {'whole course':22} {total:6.2f} s")
+    print(f"  {'whole course':30} {total:6.2f} s")
     print(f"Floor (kernel start + import torch): {floor:.2f} s", flush=True)
     print(f"Grading the demo class, median of {args.repeats} runs ({args.jobs} workers):", flush=True)
     grading = measure_grading(args.jobs, args.repeats)

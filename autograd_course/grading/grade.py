@@ -375,7 +375,7 @@ class Workers:
     def __init__(self, jobs, scheduler=None):
         from distributed import Client, LocalCluster
 
-        self.cluster = None
+        self.cluster, self.sandbox_problem = None, None
         if scheduler:
             self.client = Client(scheduler, timeout="30s")
         else:
@@ -384,9 +384,11 @@ class Workers:
             self.client = Client(self.cluster)
 
     def check_sandbox(self):
-        """Why some worker cannot start a sandboxed kernel ('' when every one can)."""
-        problems = {problem for problem in self.client.run(sandbox.sandbox_problem).values() if problem}
-        return "; ".join(sorted(problems))
+        """Why some worker cannot start a sandboxed kernel ('' when every one can); asked once."""
+        if self.sandbox_problem is None:
+            problems = {problem for problem in self.client.run(sandbox.sandbox_problem).values() if problem}
+            self.sandbox_problem = "; ".join(sorted(problems))
+        return self.sandbox_problem
 
     def submit(self, job):
         return self.client.submit(run_job, job, pure=False, key=f"grade-{job.student}-{job.assignment}-{time.time_ns()}")

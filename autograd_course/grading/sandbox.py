@@ -177,8 +177,8 @@ def sandbox_problem():
             uid = _kernel_uid()
             if uid is not None:
                 os.chown(empty, uid, uid)
-            probe = wrap_command([sys.executable, "-c", "import autograd_course"], Path(empty), Path(empty),
-                                 Limits(), uid)
+            finds_course = "import importlib.util, sys; sys.exit(importlib.util.find_spec('autograd_course') is None)"
+            probe = wrap_command([sys.executable, "-c", finds_course], Path(empty), Path(empty), Limits(), uid)
             result = subprocess.run(probe, capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"a test sandbox did not start ({error}): {INSTALL_HINT}"

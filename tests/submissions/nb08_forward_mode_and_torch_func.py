@@ -1,0 +1,73 @@
+"""Alternative correct answers and typical mistakes for 08_forward_mode_and_torch_func: each replaces one whole solution cell."""
+
+# solution grade_id -> another correct answer written differently (all of them together must score full marks)
+ALTERNATIVES = {
+    "jvp_with_duals": '''
+def jvp_with_duals(f, x, v):
+    with fwAD.dual_level():
+        out = fwAD.unpack_dual(f(fwAD.make_dual(x, v)))
+        return out.primal.clone(), out.tangent.clone()
+''',
+    "mode_predictions": '''
+predictions = dict(zip(["network loss", "simulation", "elementwise"], ["reverse", "forward", "either"]))
+''',
+    "jacobian_by_columns": '''
+def jacobian_by_columns(f, x):
+    def column(unit):
+        return jvp(f, (x,), (unit,))[1]
+    # All the columns in one vectorized forward pass; out_dims=1 lays them side by side.
+    return vmap(column, out_dims=1)(torch.eye(x.numel(), dtype=x.dtype))
+''',
+    "hvp_forward_over_reverse": '''
+def hvp_forward_over_reverse(f, x, v):
+    # Reverse over forward: the gradient of the directional derivative grad f . v is H v as well.
+    return grad(lambda t: jvp(f, (t,), (v,))[1])(x)
+''',
+    "per_sample_grads": '''
+def per_sample_grads(model, loss_fn, x, y):
+    names = [name for name, _ in model.named_parameters()]
+    values = tuple(p.detach() for _, p in model.named_parameters())
+
+    def loss_of_one(values, x_i, y_i):
+        outputs = functional_call(model, dict(zip(names, values)), (x_i[None],))
+        return loss_fn(outputs, y_i[None])
+
+    grads = vmap(grad(loss_of_one), in_dims=(None, 0, 0))(values, x, y)
+    return dict(zip(names, grads))
+''',
+}
+
+# solution grade_id -> (the mistake, in words; the whole cell with that mistake; words its failure message must contain)
+MISTAKES = {
+    "jvp_with_duals": ("unpacks the output after the dual level has ended", '''
+def jvp_with_duals(f, x, v):
+    with fwAD.dual_level():
+        y = f(fwAD.make_dual(x, v))
+    return fwAD.unpack_dual(y)
+''', "inside the block"),
+    "mode_predictions": ("thinks an elementwise function needs one forward pass per input", '''
+predictions = {"network loss": "reverse", "simulation": "forward", "elementwise": "forward"}
+''', "diagonal Jacobian"),
+    "jacobian_by_columns": ("stacks the columns as rows", '''
+def jacobian_by_columns(f, x):
+    columns = []
+    for j in range(len(x)):
+        unit = torch.zeros_like(x)
+        unit[j] = 1.0
+        columns.append(jvp(f, (x,), (unit,))[1])
+    return torch.stack(columns)
+''', "transposed"),
+    "hvp_forward_over_reverse": ("takes the JVP of f instead of grad(f)", '''
+def hvp_forward_over_reverse(f, x, v):
+    return jvp(f, (x,), (v,))[1]
+''', "directional derivative"),
+    "per_sample_grads": ("differentiates the batch loss without vmap", '''
+def per_sample_grads(model, loss_fn, x, y):
+    params = {name: p.detach() for name, p in model.named_parameters()}
+
+    def batch_loss(params):
+        return loss_fn(functional_call(model, params, (x,)), y)
+
+    return grad(batch_loss)(params)
+''', "whole batch"),
+}
