@@ -133,7 +133,8 @@ def navigation(pages, index, where):
     def link(position, arrow_before, arrow_after):
         if 0 <= position < len(pages):
             file, title = pages[position]
-            return f'<a href="{file}" rel="{"prev" if position < index else "next"}">{arrow_before}{html.escape(title)}{arrow_after}</a>'
+            rel = "prev" if position < index else "next"
+            return f'<a href="{file}" rel="{rel}">{arrow_before}{html.escape(title)}{arrow_after}</a>'
         return '<span class="disabled"></span>'
 
     return (f'<nav class="course-nav {where}">{link(index - 1, "&larr; ", "")}'
@@ -159,6 +160,9 @@ def course_exporter():
 
         def inline_math(self, body):
             return mathml(body, "inline")
+
+        def latex_environment(self, name, body):
+            return mathml(f"\\begin{{{name}}}{body}\\end{{{name}}}", "block")
 
     class CourseExporter(HTMLExporter):
         @pass_context

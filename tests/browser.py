@@ -103,7 +103,8 @@ class JupyterLab:
                    f"--ServerApp.root_dir={self.root}", f"--LabApp.user_settings_dir={settings}",
                    f"--LabApp.workspaces_dir={self.state / 'workspaces'}", "--LabApp.news_url=None",
                    "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-        command += [f"--ServerApp.jpserver_extensions=nbgrader.server_extensions.{name}=True" for name in self.EXTENSIONS]
+        command += [f"--ServerApp.jpserver_extensions=nbgrader.server_extensions.{name}=True"
+                    for name in self.EXTENSIONS]
         if os.geteuid() == 0:
             command.append("--allow-root")
         self.log = open(self.state / "jupyterlab.log", "w")

@@ -162,7 +162,8 @@ def run_until(page, notebook, index, command, start=0, timeout=180_000):
         raise AssertionError(f"{command!r} did not reach cell {index}: kernel {status}, prompts {prompts}") from error
     prompt = notebook.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-InputArea-prompt").text_content()
     if not re.search(r"\[\d+\]", prompt):
-        raise AssertionError(f"the run stopped before cell {index}: {notebook.locator(STDERR).first.text_content()[-800:]}")
+        error = notebook.locator(STDERR).first.text_content()[-800:]
+        raise AssertionError(f"the run stopped before cell {index}: {error}")
 
 
 def first_exercise(nb):
