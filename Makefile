@@ -2,29 +2,43 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# A CPU build on the course machines; set TORCH_SPEC for another platform or version (2.3+).
-TORCH_SPEC ?= torch==2.13.0
+# Every package of the course environment, pinned (`make lock` writes it).
+LOCK := requirements.lock
+# The torch that `make lock` pins (a CPU build on the course machines).
+LOCK_TORCH ?= torch==2.13.0
+# The locked torch unless set: TORCH_SPEC="torch>=2.3" (any 2.3+) installs that torch instead, and the
+# other packages as locked where it allows.
+TORCH_SPEC ?= $(shell grep -m1 '^torch==' $(LOCK))
 ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup lab release demo collect grade test bench clean-grading
+.PHONY: help setup lab release demo collect grade test test-browser site lock bench clean-grading
 
 help:
-	@echo "make setup     create .venv with everything the course needs (and check graphviz)"
+	@echo "make setup     create .venv with everything the course needs (and check graphviz and Chromium)"
 	@echo "make lab       open JupyterLab on the student notebooks"
 	@echo "make release   generate notebooks/ (student versions) from solutions/ with nbgrader"
 	@echo "make demo      grade a generated sample class end to end and print its grade table"
 	@echo "make collect   file downloaded .ipynb submissions (ZIP=... or DIR=...) into submitted/"
 	@echo "make grade     autograde submitted/ in sandboxed kernels, write feedback/, grades.csv and grading-summary.txt"
 	@echo "               (ARGS='--scheduler tcp://HOST:8786' grades on a Dask cluster; see the README)"
-	@echo "make test      the test suite (what CI runs)"
+	@echo "make test      the test suite (what CI runs), the browser tests included"
+	@echo "make test-browser  only the browser tests: JupyterLab and the site in headless Chromium"
+	@echo "make site      the course as static HTML pages for readers, in site/"
+	@echo "make lock      re-pin requirements.lock after a change to requirements.txt (UPGRADE=1: newest of all)"
 	@echo "make bench     execution time, memory and grading throughput figures"
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -r requirements.txt -e .
+	@if [ "$(TORCH_SPEC)" = "$$(grep -m1 '^torch==' $(LOCK))" ]; then \
+		echo "$(BIN)/python -m pip install -q -r $(LOCK) -e ."; \
+		$(BIN)/python -m pip install -q -r $(LOCK) -e .; \
+	else \
+		grep -v '^torch==' $(LOCK) > $(VENV)/constraints.txt; \
+		echo "$(BIN)/python -m pip install -q \"$(TORCH_SPEC)\" -r requirements.txt -c $(VENV)/constraints.txt -e ."; \
+		$(BIN)/python -m pip install -q "$(TORCH_SPEC)" -r requirements.txt -c $(VENV)/constraints.txt -e .; \
+	fi
 	@touch $@
 
 setup: $(STAMP)
@@ -46,8 +60,29 @@ collect: setup
 grade: setup
 	$(BIN)/python -m autograd_course.grading.grade $(ARGS)
 
+# Screenshots of the browser tests' steps land in browser-results/.
 test: setup
+	rm -rf browser-results
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+test-browser: setup
+	rm -rf browser-results
+	COURSE_BROWSER_TESTS=required $(BIN)/python -m pytest -m browser -n 2 --dist loadgroup tests/test_browser.py
+
+site: setup
+	$(BIN)/python -m autograd_course.site --out site
+
+# Pins what requirements.txt and pyproject.toml ask for, keeping the current pins that still fit
+# (UPGRADE=1: the newest releases of everything). A local build tag such as 2.13.0+cpu is dropped:
+# the lock pins the release, and pip installs the build the machine offers. Commit the lock once
+# `make setup` and `make test` pass with it.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q pip-tools
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/python -m piptools compile --quiet --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links --no-emit-trusted-host $(if $(UPGRADE),--upgrade) \
+		--upgrade-package "$(LOCK_TORCH)" --output-file $(LOCK) requirements.txt pyproject.toml
+	sed -i.bak -E 's/^(torch==[^+ ]+)\+[A-Za-z0-9.]+/\1/' $(LOCK) && rm -f $(LOCK).bak
 
 bench: setup
 	$(BIN)/python -m autograd_course.grading.bench

@@ -6,6 +6,7 @@ folder holds its own gradebook, so tests never touch the instructor's.
 
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,9 @@ NOTEBOOKS = ROOT / "notebooks"
 ASSIGNMENTS = sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and p.name[:2].isdigit())
 # What nbgrader_config.py's code stub raises in place of every solution.
 STUB_MESSAGE = "not done yet: replace this line with your code"
+SOLUTION_BLOCK = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+SECRET_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
 
 def nbgrader(args, cwd, check=True, timeout=900):
@@ -48,6 +52,17 @@ def make_course(tmp, assignments=ASSIGNMENTS, timeout=None):
 
 def read_notebook(path):
     return nbformat.read(str(path), as_version=4)
+
+
+def secret_lines(assignment):
+    """The stripped lines of an assignment's solutions and hidden tests that are long enough to tell
+    (over 12 characters) and stand nowhere else in the instructor's notebook (worked examples and
+    signatures are public): text that no student version or course page may show."""
+    source = "\n".join(cell.source for cell in read_notebook(SOLUTIONS / assignment / f"{assignment}.ipynb").cells)
+    blocks = SOLUTION_BLOCK.findall(source) + HIDDEN_BLOCK.findall(source)
+    public = {line.strip() for line in HIDDEN_BLOCK.sub("", SOLUTION_BLOCK.sub("", source)).splitlines()}
+    return {line.strip() for block in blocks for line in block.splitlines()
+            if len(line.strip()) > 12 and line.strip() not in public}
 
 
 def grade_ids(nb, kind):

@@ -7,10 +7,9 @@ import sys
 import pytest
 
 from autograd_course import COURSE_REPOSITORY
-from harness import ASSIGNMENTS, NOTEBOOKS, ROOT, SOLUTIONS, STUB_MESSAGE, grade_ids, read_notebook, tool_env
+from harness import (ASSIGNMENTS, HIDDEN_BLOCK, NOTEBOOKS, ROOT, SECRET_MARKERS, SOLUTION_BLOCK, SOLUTIONS, STUB_MESSAGE,
+                     grade_ids, read_notebook, secret_lines, tool_env)
 
-SOLUTION_BLOCK = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
-HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)")
 
 
@@ -83,16 +82,10 @@ def test_every_exercise_is_graded_with_visible_and_hidden_tests(assignment):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_no_solution_or_hidden_test_leaks_into_student_version(assignment):
     text = "\n".join(cell.source for cell in student(assignment).cells)
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+    for marker in SECRET_MARKERS:
         assert marker not in text
-    source = "\n".join(cell.source for cell in solution(assignment).cells)
-    secret_blocks = SOLUTION_BLOCK.findall(source) + HIDDEN_BLOCK.findall(source)
-    secret_lines = {line.strip() for block in secret_blocks for line in block.splitlines()}
-    # Lines that also stand outside the secret blocks (worked examples, signatures) are public.
-    public = HIDDEN_BLOCK.sub("", SOLUTION_BLOCK.sub("", source))
-    public_lines = {line.strip() for line in public.splitlines()}
     student_lines = {line.strip() for line in text.splitlines()}
-    leaked = sorted(line for line in secret_lines - public_lines if len(line) > 12 and line in student_lines)
+    leaked = sorted(secret_lines(assignment) & student_lines)
     assert not leaked, f"solution or hidden-test lines in the student version: {leaked[:5]}"
     assert f'raise NotImplementedError("{STUB_MESSAGE}")' in text
 

@@ -1,0 +1,393 @@
+"""The course as its users meet it, in a real browser (headless Chromium driven by playwright).
+
+A student opens each notebook in JupyterLab, runs it to its first exercise and sees the graphs and the stub's
+message; nbgrader's Validate button passes a finished notebook and fails an unfinished one; an instructor
+opens the formgrader after a release and sees the assignments. A reader browses the static site that
+`make site` builds: every page loads with all its pictures, links lead on, and no solution shows.
+Screenshots of every step go to browser-results/ (BROWSER_RESULTS) for a person to look at. Fixtures are
+per module, and so per xdist worker: one JupyterLab server and one page for the tests in JupyterLab, one
+site build for the site's; `make test-browser` runs only these tests.
+"""
+
+import contextlib
+import functools
+import http.server
+import re
+import shutil
+import subprocess
+import sys
+import threading
+
+import nbformat
+import pytest
+
+from browser import RESULTS, JupyterLab, launch, missing_browser
+from harness import (ASSIGNMENTS, NOTEBOOKS, ROOT, SECRET_MARKERS, SOLUTIONS, STUB_MESSAGE, read_notebook,
+                     secret_lines, tool_env)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# Three groups, each on one xdist worker with its own fixtures: a student's JupyterLab, nbgrader's
+# buttons and pages in JupyterLab, and the site.
+LAB = pytest.mark.xdist_group("browser-lab")
+NBGRADER = pytest.mark.xdist_group("browser-nbgrader")
+SITE = pytest.mark.xdist_group("browser-site")
+SOLUTION_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$\n?", re.M)
+
+
+def shot(page, name):
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(RESULTS / f"{name}.png"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing_browser("the browser tests need the playwright package: make setup installs it")
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A course folder as a student and an instructor share it on one JupyterLab: the instructor's
+    solutions/ and config, and the student's copies of the published notebooks in student/, one finished."""
+    course = tmp_path_factory.mktemp("course")
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(SOLUTIONS, course / "solutions")
+    shutil.copytree(NOTEBOOKS, course / "student", copy_function=shutil.copy)   # fresh times, as downloaded
+    finished = course / "student" / "finished"
+    finished.mkdir()
+    nbformat.write(finished_notebook("01_graphs"), str(finished / "01_graphs.ipynb"))
+    return course
+
+
+@pytest.fixture(scope="module")
+def release(course, tmp_path_factory):
+    """`make release` in the course folder (notebooks/ and the gradebook), started in the background by the
+    first nbgrader test, so that it runs while the Validate tests do: (process, log)."""
+    log = tmp_path_factory.mktemp("release") / "release.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen([sys.executable, "-m", "autograd_course.grading.release", "--course", str(course)],
+                                   stdout=output, stderr=subprocess.STDOUT, env=tool_env())
+    yield process, log
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+
+
+def finished_notebook(assignment):
+    """The student version with every exercise done: the solution's code in each solution cell."""
+    nb = read_notebook(NOTEBOOKS / assignment / f"{assignment}.ipynb")
+    answers = {cell.metadata["nbgrader"]["grade_id"]: SOLUTION_MARKERS.sub("", cell.source)
+               for cell in read_notebook(SOLUTIONS / assignment / f"{assignment}.ipynb").cells
+               if cell.metadata.get("nbgrader", {}).get("solution")}
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = answers[cell.metadata["nbgrader"]["grade_id"]]
+    return nb
+
+
+@pytest.fixture(scope="module")
+def lab(course, tmp_path_factory):
+    server = JupyterLab(course, tmp_path_factory.mktemp("jupyter")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def page(browser, lab):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()
+
+
+@contextlib.contextmanager
+def session(page, name, lab=None):
+    """One user's session: a failure leaves a picture of the page as it was (browser-results/FAILED-<name>.png);
+    at the end the kernels it started are shut down, as when a student closes their notebooks, so that they
+    do not compete with the next test's for the CPU."""
+    try:
+        yield
+    except BaseException:
+        shot(page, f"FAILED-{name}")
+        raise
+    finally:
+        if lab is not None:
+            lab.shut_down_kernels()
+
+
+def open_notebook(page, lab, path):
+    page.goto(lab.lab(path))
+    notebook = page.locator(".jp-NotebookPanel").first
+    notebook.locator(".jp-Cell").first.wait_for()
+    # The kernel has started: the server says it is idle with the page connected, and so does the toolbar.
+    lab.wait_for_kernel()
+    notebook.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+    return notebook
+
+
+def menu(page, top, item):
+    page.locator("#jp-MainMenu").get_by_text(top, exact=True).click()
+    page.locator(".lm-Menu-content").get_by_text(item, exact=True).click()
+
+
+# True once no cell is queued and the cell at `index` has run, or one of the cells from `start` on before it
+# failed (JupyterLab then stops running the cells after it).
+RAN_OR_STOPPED = r"""([start, index]) => {
+    const cells = [...document.querySelectorAll('.jp-NotebookPanel .jp-Notebook .jp-Cell')];
+    const prompt = cell => (cell.querySelector('.jp-InputArea-prompt') || {}).textContent || '';
+    if (cells.some(cell => prompt(cell).includes('[*]'))) return false;
+    return /\[\d+\]/.test(prompt(cells[index])) || cells.slice(start, index).some(cell =>
+        cell.querySelector('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'));
+}"""
+STDERR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+
+
+def run_until(page, notebook, index, command, start=0, timeout=180_000):
+    """Run ``command`` from the Run menu, which runs cells ``start`` to ``index``, and wait until cell ``index``
+    has run; fail with the error that stopped the run before it. (Generous: the kernel starts and imports
+    torch first, maybe on a busy machine.)"""
+    menu(page, "Run", command)
+    try:
+        page.wait_for_function(RAN_OR_STOPPED, arg=[start, index], timeout=timeout)
+    except Exception as error:   # playwright's TimeoutError: say where the run stood
+        prompts = notebook.locator(".jp-Notebook .jp-Cell .jp-InputArea-prompt").all_text_contents()
+        status = notebook.locator(".jp-Notebook-ExecutionIndicator").get_attribute("data-status")
+        raise AssertionError(f"{command!r} did not reach cell {index}: kernel {status}, prompts {prompts}") from error
+    prompt = notebook.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-InputArea-prompt").text_content()
+    if not re.search(r"\[\d+\]", prompt):
+        error = notebook.locator(STDERR).first.text_content()[-800:]
+        raise AssertionError(f"the run stopped before cell {index}: {error}")
+
+
+def first_exercise(nb):
+    """Indexes of the first solution cell and of its visible test cell."""
+    solution = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("solution"))
+    test = next(i for i, c in enumerate(nb.cells) if i > solution and c.metadata.get("nbgrader", {}).get("grade"))
+    return solution, test
+
+
+def pictures_before(nb, end):
+    """How many graphs (SVG) and plots (PNG) the cells before ``end`` draw."""
+    code = [c.source for c in nb.cells[:end] if c.cell_type == "code"]
+    return sum("draw_graph(" in source for source in code), sum("plt." in source for source in code)
+
+
+def loaded_images(locator):
+    """The images under ``locator`` that the browser decoded (a broken one has no natural width)."""
+    return locator.evaluate_all("images => images.filter(i => i.complete && i.naturalWidth > 0).length")
+
+
+def select_cell(notebook, index):
+    """Click a cell's prompt, as a student selects a cell, until JupyterLab has made it the active cell (a click
+    while the notebook is still laying itself out can miss)."""
+    from playwright.sync_api import expect
+
+    cell = notebook.locator(".jp-Notebook .jp-Cell").nth(index)
+    for attempt in range(5):
+        cell.locator(".jp-InputArea-prompt").click()
+        try:
+            expect(cell).to_have_class(re.compile(r"\bjp-mod-active\b"), timeout=2_000)
+            return
+        except AssertionError:
+            if attempt == 4:
+                raise
+
+
+@LAB
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_student_runs_a_notebook_to_its_first_exercise(page, lab, assignment):
+    nb = read_notebook(NOTEBOOKS / assignment / f"{assignment}.ipynb")
+    solution, test = first_exercise(nb)
+    graphs, plots = pictures_before(nb, solution)
+    with session(page, f"student-{assignment}", lab):
+        notebook = open_notebook(page, lab, f"student/{assignment}/{assignment}.ipynb")
+        shot(page, f"student-{assignment}-1-opened")
+        # Select the exercise's test cell, run everything above it (its solution cell too), then the test.
+        select_cell(notebook, test)
+        run_until(page, notebook, solution, "Run All Above Selected Cell")
+        run_until(page, notebook, test, "Run Selected Cell and Do not Advance", start=test)
+        # The graphs as JupyterLab shows them (an <img> of the SVG), and the plots, all decoded.
+        svgs = notebook.locator(".jp-RenderedSVG img")
+        assert svgs.count() == graphs and loaded_images(svgs) == graphs, f"{graphs} graphs drawn"
+        pngs = notebook.locator(".jp-RenderedImage img")
+        assert pngs.count() >= plots and loaded_images(pngs) == pngs.count(), f"{plots} plots drawn"
+        if graphs or plots:
+            picture = (svgs if graphs else pngs).first
+            picture.scroll_into_view_if_needed()
+            box = picture.bounding_box()
+            assert box and box["width"] > 50 and box["height"] > 50, "the picture takes room on the page"
+            shot(page, f"student-{assignment}-2-picture")
+        # The stub's message, in the exercise's own output or in its test's.
+        message = notebook.locator(".jp-OutputArea-output", has_text=f"NotImplementedError: {STUB_MESSAGE}").first
+        message.scroll_into_view_if_needed()
+        assert message.is_visible(), "the stub's message is shown"
+        shot(page, f"student-{assignment}-3-first-exercise")
+
+
+def validate(page, name):
+    """Press nbgrader's Validate button in the notebook toolbar; return the result dialog's message."""
+    page.locator(".jp-NotebookPanel-toolbar .jp-ToolbarButton", has_text="Validate").click()
+    message = page.locator(".jp-Dialog #validation-message")
+    message.wait_for(timeout=180_000)
+    shot(page, name)
+    result = message.get_attribute("class"), message.text_content()
+    page.locator(".jp-Dialog").get_by_role("button", name="Ok").click()
+    return result
+
+
+@NBGRADER
+def test_validate_fails_an_unfinished_notebook(page, lab, release):
+    with session(page, "validate-unfinished", lab):
+        open_notebook(page, lab, "student/01_graphs/01_graphs.ipynb")
+        kind, text = validate(page, "validate-1-unfinished-fails")
+    assert "validation-failed" in kind, text
+    assert STUB_MESSAGE in text, "the failure names the stub"
+
+
+@NBGRADER
+def test_finished_notebook_shows_every_graph_and_passes_validate(page, lab, release):
+    nb = finished_notebook("01_graphs")
+    graphs = sum("draw_graph(" in cell.source for cell in nb.cells if cell.cell_type == "code")
+    with session(page, "validate-finished", lab):
+        notebook = open_notebook(page, lab, "student/finished/01_graphs.ipynb")
+        last_code = max(index for index, cell in enumerate(nb.cells) if cell.cell_type == "code")
+        run_until(page, notebook, last_code, "Run All Cells")
+        errors = notebook.locator(STDERR)
+        assert errors.count() == 0, [text[-500:] for text in errors.all_text_contents()[:3]]
+        svgs = notebook.locator(".jp-RenderedSVG img")
+        assert loaded_images(svgs) == graphs >= 3, f"all {graphs} graphs drawn"
+        svgs.last.scroll_into_view_if_needed()
+        shot(page, "validate-2-finished-run")
+        kind, text = validate(page, "validate-3-finished-passes")
+    assert "validation-success" in kind and "Success! Your notebook passes all the tests." in text, text
+
+
+@NBGRADER
+def test_instructor_sees_the_assignments_in_the_formgrader(page, lab, release):
+    process, log = release
+    assert process.wait(timeout=300) == 0, log.read_text()
+    with session(page, "formgrader"):
+        page.goto(lab.lab())
+        page.locator("#jp-MainMenu").wait_for()
+        menu(page, "Nbgrader", "Formgrader")
+        formgrader = page.frame_locator("#formgrader iframe")
+        for assignment in ASSIGNMENTS:
+            formgrader.get_by_text(assignment, exact=True).first.wait_for()
+        formgrader.get_by_text(ASSIGNMENTS[-1], exact=True).first.scroll_into_view_if_needed()
+        shot(page, "formgrader-assignments")
+        listed = [name.strip() for name in formgrader.locator("table tbody tr td:first-child").all_text_contents()]
+    assert sorted(listed) == ASSIGNMENTS, listed
+
+
+# ---- the static site (`make site`) -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The site built as `make site` builds it, served over HTTP on localhost."""
+    from autograd_course.site import build
+
+    out = tmp_path_factory.mktemp("site") / "site"
+    pages = build(out, log=lambda line: None)
+    handler = functools.partial(QuietHandler, directory=str(out))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        yield f"http://127.0.0.1:{server.server_address[1]}", pages
+        server.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def reader(browser, site):
+    """A reader's page. Requests that leave localhost are refused: the site stands alone."""
+    base, _ = site
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.failed = []
+    page.on("requestfailed", lambda request: page.failed.append(request.url))
+    context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.abort())
+    yield page
+    context.close()
+
+
+def broken_images(page):
+    """<img> elements the browser could not decode, and pictures that are not part of the site."""
+    return page.evaluate("""() => [...document.images]
+        .filter(i => !(i.complete && i.naturalWidth > 0) || !/^(data:|http:\\/\\/127\\.0\\.0\\.1)/.test(i.src))
+        .map(i => i.src.slice(0, 120))""")
+
+
+def page_lines(page):
+    """The stripped lines of the page's text (rendered or not: a reader may scroll to any of it)."""
+    return {line.strip() for line in page.locator("body").text_content().splitlines()}
+
+
+@SITE
+def test_site_index_has_the_readme_table_linking_every_notebook(reader, site):
+    base, pages = site
+    with session(reader, "site-index"):
+        response = reader.goto(f"{base}/index.html")
+        assert response.ok
+        assert reader.title() == pages["index.html"]
+        assert not broken_images(reader), broken_images(reader)
+        assert reader.locator("img[src$='backward-graph.svg']").count() == 1, "the README's picture"
+        links = reader.locator("table a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+        assert links == [f"{assignment}.html" for assignment in ASSIGNMENTS]
+        shot(reader, "site-index")
+        reader.locator("table a").first.click()
+        reader.wait_for_url(f"**/{ASSIGNMENTS[0]}.html")
+
+
+@SITE
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_site_page_shows_the_executed_notebook_without_solutions(reader, site, assignment):
+    base, pages = site
+    with session(reader, f"site-{assignment}"):
+        reader.failed.clear()
+        response = reader.goto(f"{base}/{assignment}.html")
+        assert response.ok
+        assert reader.title() == pages[f"{assignment}.html"]
+        local_failures = [url for url in reader.failed if url.startswith(base)]
+        assert not local_failures, local_failures
+        assert not broken_images(reader), broken_images(reader)
+        pictures = reader.locator(".jp-OutputArea-output img, .jp-OutputArea-output svg")
+        assert pictures.count() >= 1, "the worked examples' graphs and plots are shown"
+        shot(reader, f"site-{assignment}-1-top")
+        pictures.first.scroll_into_view_if_needed()
+        shot(reader, f"site-{assignment}-2-picture")
+        # Exercises stay exercises: the stub's message, cut down to its line, and no solution or hidden test.
+        stub = reader.locator(".jp-OutputArea-output", has_text=f"NotImplementedError: {STUB_MESSAGE}")
+        assert stub.count() >= 1
+        assert "Traceback" not in stub.first.text_content()
+        stub.first.scroll_into_view_if_needed()
+        shot(reader, f"site-{assignment}-3-exercise")
+        # The math is typeset (MathML made at build time), not left as TeX for a script the reader may not reach.
+        prose = " ".join(reader.locator(".jp-MarkdownOutput").all_text_contents())
+        assert reader.locator("math").count() >= 1 and not re.search(r"\$\$|\\frac|\\partial", prose)
+        html = reader.content()
+        assert not [marker for marker in SECRET_MARKERS if marker in html]
+        leaked = sorted(secret_lines(assignment) & page_lines(reader))
+        assert not leaked, f"solution or hidden-test lines on the page: {leaked[:5]}"
+        # Navigation: back to the index, and on to the neighbours.
+        position = ASSIGNMENTS.index(assignment)
+        nav = reader.locator("nav.course-nav").first
+        assert nav.get_by_role("link", name="Course index").get_attribute("href") == "index.html"
+        neighbours = nav.locator("a[rel]").evaluate_all("links => links.map(a => [a.rel, a.getAttribute('href')])")
+        expected = ([["prev", f"{ASSIGNMENTS[position - 1]}.html"]] if position > 0 else []) + \
+                   ([["next", f"{ASSIGNMENTS[position + 1]}.html"]] if position + 1 < len(ASSIGNMENTS) else [])
+        assert neighbours == expected
+        if expected:
+            nav.locator("a[rel]").last.click()
+            reader.wait_for_url(f"**/{expected[-1][1]}")
