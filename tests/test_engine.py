@@ -73,9 +73,10 @@ def test_a_postgresql_gradebook_grades_exactly_as_sqlite(locally_graded, tmp_pat
         assert not any(o.regraded for o in again if o.status == "graded")
 
 
-def test_a_worker_killed_mid_class_loses_no_submission(locally_graded, cluster, tmp_path):
-    from distributed import Client
+def test_a_worker_killed_mid_class_loses_no_submission(locally_graded, tmp_path):
+    from distributed import LocalCluster
 
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40)
     course = demo.build(tmp_path / "course")
     for student in ("ben", "cy", "dee"):       # ada's six notebooks are class enough here
         shutil.rmtree(course / "submitted" / student)
@@ -84,17 +85,16 @@ def test_a_worker_killed_mid_class_loses_no_submission(locally_graded, cluster, 
 
     def kill_a_busy_worker():
         # Wait until a worker runs a submission, then kill that worker's process outright.
-        with Client(cluster.scheduler_address) as observer:
-            deadline = time.time() + 120
-            while time.time() < deadline:
-                busy = [address for address, tasks in observer.processing().items() if tasks]
-                if busy:
-                    time.sleep(1.0)
-                    pid = observer.run(os.getpid, workers=[busy[0]])[busy[0]]
-                    os.kill(pid, signal.SIGKILL)
-                    killed.append(pid)
-                    return
-                time.sleep(0.05)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            busy = [state.address for state in cluster.scheduler.workers.values() if state.processing]
+            if busy:
+                time.sleep(1.0)
+                nanny = next(n for n in cluster.workers.values() if n.worker_address == busy[0])
+                os.kill(nanny.process.pid, signal.SIGKILL)
+                killed.append(busy[0])
+                return
+            time.sleep(0.05)
 
     killer = threading.Thread(target=kill_a_busy_worker)
     killer.start()
@@ -103,6 +103,7 @@ def test_a_worker_killed_mid_class_loses_no_submission(locally_graded, cluster, 
     finally:
         killer.join()
         workers.close()
+        cluster.close()
     assert killed, "no worker was busy to be killed"
     assert _rows(course) == [row for row in locally_graded if row["student"] == "ada"], \
         [(o.assignment, o.status, o.reason) for o in outcomes]

@@ -393,10 +393,22 @@ class Workers:
     def submit(self, job):
         return self.client.submit(run_job, job, pure=False, key=f"grade-{job.student}-{job.assignment}-{time.time_ns()}")
 
-    def completed(self, futures):
-        from distributed import as_completed
+    def completed(self, futures, stall_seconds):
+        """Yield futures as they finish; stop, leaving the rest unfinished, when none has finished for
+        ``stall_seconds`` (longer than any notebook may run: the workers are gone or stuck)."""
+        from distributed import wait
 
-        return as_completed(futures)
+        pending, last_progress = set(futures), time.monotonic()
+        while pending:
+            try:
+                done, pending = wait(list(pending), timeout=10, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                done = set()
+            if done:
+                last_progress = time.monotonic()
+                yield from done
+            elif time.monotonic() - last_progress > stall_seconds:
+                return
 
     def close(self):
         self.client.close()
@@ -459,8 +471,9 @@ def grade_class(course=".", ids=None, jobs=None, regrade=False, feedback=True, q
                 else:
                     outcome.notes += notes
                     futures[workers.submit(job)] = (outcome, start)
-        for future in workers.completed(list(futures)):
-            outcome, start = futures[future]
+        stall = Job(None, None, None).deadline_seconds + 300
+        for future in workers.completed(list(futures), stall):
+            outcome, start = futures.pop(future)
             try:
                 result = future.result()
             except Exception as error:  # the worker died (KilledWorker) or could not run the task
@@ -479,6 +492,9 @@ def grade_class(course=".", ids=None, jobs=None, regrade=False, feedback=True, q
             except Exception as error:
                 outcome.status, outcome.reason = "not graded", _reason(error)
             outcome.seconds = time.perf_counter() - start
+        for outcome, _ in futures.values():   # never lost: reported, to be graded again
+            outcome.status = "not graded"
+            outcome.reason = f"no grading worker finished it within {stall:g} s (the workers stopped): grade again"
     finally:
         if own_workers:
             workers.close()
