@@ -11,12 +11,18 @@ LOCK_TORCH ?= torch==2.13.0
 TORCH_SPEC ?= $(shell grep -m1 '^torch==' $(LOCK))
 ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
 STAMP := $(VENV)/.installed
+# JupyterLab refuses to start as root (the usual user in a container) unless told it may.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+# The student view: notebooks/ with nbgrader's Validate button, and without the Assignment List, Course List,
+# Formgrader and Create Assignment, which need the course root or a JupyterHub exchange and show errors here.
+STUDENT_JUPYTER_CONFIG := $(CURDIR)/jupyter-config/student
 
-.PHONY: help setup lab release demo collect grade test test-browser site lock bench clean-grading
+.PHONY: help setup lab instructor-lab release demo collect grade test test-browser site lock bench clean-grading
 
 help:
 	@echo "make setup     create .venv with everything the course needs (and check graphviz and Chromium)"
 	@echo "make lab       open JupyterLab on the student notebooks"
+	@echo "make instructor-lab  open JupyterLab at the course root: formgrader, Create Assignment"
 	@echo "make release   generate notebooks/ (student versions) from solutions/ with nbgrader"
 	@echo "make demo      grade a generated sample class end to end and print its grade table"
 	@echo "make collect   file downloaded .ipynb submissions (ZIP=... or DIR=...) into submitted/"
@@ -46,7 +52,11 @@ setup: $(STAMP)
 	@echo "Course environment ready in $(VENV)"
 
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	JUPYTER_CONFIG_PATH="$(STUDENT_JUPYTER_CONFIG)$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))" \
+		$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/
+
+instructor-lab: setup
+	$(BIN)/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir="$(CURDIR)"
 
 release: setup
 	$(BIN)/python -m autograd_course.grading.release $(ASSIGNMENTS)

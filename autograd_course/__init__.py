@@ -11,9 +11,9 @@ import types as _types
 
 from . import _guard, checks  # noqa: F401  (snapshot torch before student code runs)
 from .graphs import draw_graph
-from .notebook import COURSE_REPOSITORY, seed_everything, setup_notebook
+from .notebook import COURSE_REPOSITORY, reveal, seed_everything, setup_notebook
 
-__all__ = ["checks", "draw_graph", "seed_everything", "setup_notebook", "COURSE_REPOSITORY"]
+__all__ = ["checks", "draw_graph", "reveal", "seed_everything", "setup_notebook", "COURSE_REPOSITORY"]
 __version__ = "1.0.0"
 
 

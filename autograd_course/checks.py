@@ -8,6 +8,7 @@ on a name a submission could rebind.
 """
 
 import functools
+import numbers
 import sys
 import types
 
@@ -15,6 +16,7 @@ import numpy
 import torch
 
 from . import _guard
+from ._report import report as _report
 
 # Bound before student code runs: what the checks compare with.
 _Fail = AssertionError
@@ -42,11 +44,17 @@ _len = len
 _repr = repr
 _type = type
 _Exception = Exception
+_Real = numbers.Real
+_str = str
+_float = float
+_max = max
+_any = any
 
 
 def _guarded(check):
     @functools.wraps(check)
     def run(*args, **kwargs):
+        __tracebackhide__ = True  # the student sees the test cell and the message, not this frame
         tampered = _guard.tampered_before_setup()
         if tampered:
             raise _Fail(
@@ -58,8 +66,11 @@ def _guarded(check):
         if _torch_modes_active() or _dispatch_modes_active():
             raise _Fail("A torch function or dispatch mode is active, so torch's answers cannot be trusted "
                         "here: exit every `with TorchFunctionMode()`/`TorchDispatchMode()` block first.")
-        with _no_torch_function():
-            return check(*args, **kwargs)
+        try:
+            with _no_torch_function():
+                return check(*args, **kwargs)
+        except _Fail as failure:
+            _report(failure)   # re-raised without the frames of the comparison code
 
     return run
 
@@ -105,6 +116,7 @@ def _as_reference(expected, like):
 
 
 def _diagnose_value(actual, expected, name, atol, rtol, known_mistakes, is_grad):
+    __tracebackhide__ = True
     if actual is None:
         if is_grad:
             raise _Fail(
@@ -171,18 +183,21 @@ def expect_grad(actual, expected, name="the gradient", *, atol=1e-5, rtol=1e-4, 
     ``known_mistakes`` maps a description to the value that mistake produces,
     so a test can recognise, say, a backward that ignores ``grad_output``.
     """
+    __tracebackhide__ = True
     _diagnose_value(actual, expected, name, atol, rtol, known_mistakes, is_grad=True)
 
 
 @_guarded
 def expect_close(actual, expected, name="the result", *, atol=1e-5, rtol=1e-4, known_mistakes=None):
     """Assert that a tensor value matches a reference, with the same diagnostics."""
+    __tracebackhide__ = True
     _diagnose_value(actual, expected, name, atol, rtol, known_mistakes, is_grad=False)
 
 
 @_guarded
 def expect_equal(actual, expected, name="the answer", hint=None):
     """Assert exact equality of plain Python values (answers to predict-then-run questions)."""
+    __tracebackhide__ = True
     actual = _plain_data(actual, name)
     if actual == expected and _type(actual) == _type(expected):
         return
@@ -193,6 +208,7 @@ def expect_equal(actual, expected, name="the answer", hint=None):
 @_guarded
 def expect(condition, message):
     """Assert a condition with a message written for the student."""
+    __tracebackhide__ = True
     if _isinstance(condition, _Tensor):
         _require_plain_tensor(condition, "the condition")
     elif _type(condition) not in (bool, _numpy_bool):
@@ -201,9 +217,66 @@ def expect(condition, message):
         raise _Fail(message)
 
 
+def _is_number(value):
+    return _isinstance(value, _Real) and not _isinstance(value, _bool)
+
+
+def _words(text):
+    return text.strip().strip("'\"").strip().lower()
+
+
+def same_answer(actual, expected):
+    """Whether a prediction gives the expected answer: a number by its value (2.0 answers 2), True and
+    False only as themselves (1 does not answer a yes/no question), words ignoring case and quotes."""
+    if _isinstance(expected, _bool):
+        return _isinstance(actual, _bool) and actual == expected
+    if _is_number(expected):
+        return _is_number(actual) and _abs(actual - expected) <= 1e-9 * _max(1.0, _abs(expected))
+    if _isinstance(expected, _str):
+        return _isinstance(actual, _str) and _words(actual) == _words(expected)
+    return _type(actual) == _type(expected) and actual == expected
+
+
+def _answer_form_problem(key, actual, kind):
+    """What is wrong with the form of one prediction, or None. kind: bool (True or False), float (a
+    number), or a tuple of the answers the question offers."""
+    if actual is ...:
+        return f"The entry for {key!r} is still ... (fill in your prediction)."
+    if kind is _bool and not _isinstance(actual, _bool):
+        return f"The entry for {key!r} should be True or False (a yes/no question), got {_repr(actual)}."
+    if kind is _float and not _is_number(actual):
+        return f"The entry for {key!r} should be a number, got {_repr(actual)}."
+    if _isinstance(kind, tuple) and not _any(same_answer(actual, option) for option in kind):
+        offered = " or ".join(_repr(option) for option in kind)
+        return f"The entry for {key!r} should be {offered}, got {_repr(actual)}."
+    return None
+
+
+@_guarded
+def expect_prediction_form(answers, kinds, name="predictions"):
+    """Check that every prediction is recorded, in the form its question asks for, without saying whether
+    it is right: visible tests check this, hidden tests grade the answers as they were recorded.
+
+    kinds maps each key to bool (True or False), float (a number) or a tuple of the answers offered."""
+    __tracebackhide__ = True
+    if _type(answers) is not dict:
+        raise _Fail(f"{name} should be a dict, got {_type(answers).__name__}.")
+    missing = [key for key in kinds if key not in answers]
+    if missing:
+        raise _Fail(f"{name} has no entry for {', '.join(_repr(key) for key in missing)}; keep every key it started with.")
+    unknown = [key for key in answers if key not in kinds]
+    if unknown:
+        raise _Fail(f"{name} has entries no question asks about: {', '.join(_repr(key) for key in unknown)}.")
+    for key, kind in kinds.items():
+        problem = _answer_form_problem(key, _plain_data(answers[key], f"the entry for {key!r}"), kind)
+        if problem:
+            raise _Fail(problem)
+
+
 @_guarded
 def expect_answer(answers, key, expected, hint=None):
     """Check one entry of a dict of predictions, naming the entry that is wrong."""
+    __tracebackhide__ = True
     if _type(answers) is not dict:
         raise _Fail(f"The answers should be a dict, got {_type(answers).__name__}.")
     if key not in answers:
@@ -211,14 +284,21 @@ def expect_answer(answers, key, expected, hint=None):
     if answers[key] is ...:
         raise _Fail(f"The entry for {key!r} is still ... (fill in your prediction).")
     actual = _plain_data(answers[key], f"the entry for {key!r}")
-    if actual != expected or _type(actual) != _type(expected):
-        raise _Fail(f"The entry for {key!r} is {_repr(actual)}; that is not what autograd does."
-                    + (f" {hint}" if hint else ""))
+    if same_answer(actual, expected):
+        return
+    if _isinstance(expected, _bool) and _is_number(actual):
+        message = f"The entry for {key!r} is {_repr(actual)}: this is a yes/no question, answer True or False."
+    elif _is_number(expected) and _isinstance(actual, _bool):
+        message = f"The entry for {key!r} is {_repr(actual)}: this question asks for a number."
+    else:
+        message = f"The entry for {key!r} is {_repr(actual)}, which is not what happens."
+    raise _Fail(message + (f" {hint}" if hint else ""))
 
 
 @_guarded
 def expect_gradcheck(function, inputs, name="the function", *, double_backward=False):
     """Compare a function's backward with finite differences in float64."""
+    __tracebackhide__ = True
     inputs = tuple(inputs)
     for i, tensor in enumerate(inputs):
         if _isinstance(tensor, _Tensor) and tensor.is_floating_point() and tensor.dtype != _float64:
@@ -240,6 +320,7 @@ def expect_gradcheck(function, inputs, name="the function", *, double_backward=F
 @_guarded
 def expect_function_in_graph(output, function_class, name="the output"):
     """Assert that ``output`` was produced by ``function_class.apply``, not by plain torch ops."""
+    __tracebackhide__ = True
     grad_fn = getattr(output, "grad_fn", None)
     if grad_fn is None:
         raise _Fail(f"{name} has no grad_fn: it is not attached to any graph "
@@ -254,6 +335,7 @@ def expect_function_in_graph(output, function_class, name="the output"):
 @_guarded
 def expect_raises(error_type, action, name="this call"):
     """Assert that ``action()`` raises ``error_type``."""
+    __tracebackhide__ = True
     try:
         action()
     except error_type:

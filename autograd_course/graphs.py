@@ -4,13 +4,18 @@ torchviz draws backward nodes (grey), leaves that require grad (blue), saved
 tensors (orange) and outputs (green).  ``draw_graph`` adds what a first reader
 needs: names and values on leaves and outputs, optional nodes for named
 intermediate tensors (yellow, dashed link to the node that made them), and a
-legend.  The result is a ``graphviz.Digraph``, shown inline by Jupyter.
+legend.  The result is a ``graphviz.Digraph``, shown inline by Jupyter as SVG that
+carries a text description of the graph (``role="img"`` and ``aria-label``), so a
+screen reader reads the nodes and where each passes its gradient, not the boxes.
 
 ``draw_engine_graph`` draws, in the same colours, a graph made by an autograd
 engine of your own (notebook 07): any objects with ``data``, ``grad``,
 ``parents`` and ``op`` attributes.  ``side_by_side`` puts several drawings
 into one picture, each in its own titled frame.
 """
+
+import re
+from xml.sax.saxutils import escape, quoteattr
 
 import graphviz
 import torchviz
@@ -35,6 +40,80 @@ def _label(name, tensor, show_values):
     return f"{text}\n{values}" if values else text
 
 
+class GraphDrawing(graphviz.Digraph):
+    """A ``graphviz.Digraph`` whose SVG carries ``description`` for screen readers."""
+
+    description = ""
+
+    def _repr_image_svg_xml(self):
+        return with_description(super()._repr_image_svg_xml(), self.description)
+
+    _repr_svg_ = _repr_image_svg_xml     # graphviz before 0.19 asks for this name
+
+
+def with_description(svg, description, title="Autograd backward graph"):
+    """The SVG as one image (role="img") whose accessible name is ``description``."""
+    opening = re.search(r"<svg\b[^>]*>", svg)
+    if not opening:
+        return svg
+    tag = opening.group(0)[:-1] + f' role="img" aria-label={quoteattr(description)}>'
+    text = f"<title>{escape(title)}</title>\n<desc>{escape(description)}</desc>"
+    return svg[:opening.start()] + tag + "\n" + text + svg[opening.end():]
+
+
+def _listing(items):
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def describe_graph(outputs, params=None, intermediates=None, *, show_values=True, most=16):
+    """What the drawing shows, in words: the outputs, the leaves, and for each backward node the nodes it passes
+    gradients to, from the output down (only counted by kind when there are more than ``most`` nodes)."""
+    names = {id(t): n for n, t in (params or {}).items()}
+    made = {id(t.grad_fn): n for n, t in (intermediates or {}).items() if t.grad_fn is not None}
+    order, seen, queue = [], set(), [t.grad_fn for t in outputs]
+    while queue:
+        node = queue.pop(0)
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        order.append(node)
+        queue.extend(child for child, _ in node.next_functions)
+    kinds = [type(node).__name__ for node in order]
+    label = {}
+    for position, (node, kind) in enumerate(zip(order, kinds)):
+        if hasattr(node, "variable"):
+            variable = node.variable
+            label[node] = "the AccumulateGrad of " + (names[id(variable)] if id(variable) in names else "an unnamed leaf")
+        else:
+            label[node] = kind + (f" #{kinds[:position + 1].count(kind)}" if kinds.count(kind) > 1 else "")
+            if id(node) in made:
+                label[node] += f" (which made {made[id(node)]})"
+
+    def shown(tensor):
+        text = "shape (" + ", ".join(str(d) for d in tensor.shape) + ")"
+        if show_values and tensor.numel() <= 4:
+            text += ", value " + ", ".join(f"{float(v):.3g}" for v in tensor.detach().reshape(-1))
+        return text
+
+    leaves = [label[node][len("the AccumulateGrad of "):] for node in order if hasattr(node, "variable")]
+    named = [f"{n} ({shown(t)})" for n, t in (params or {}).items() if n in leaves]
+    ends = (f"the output ({shown(outputs[0])})" if len(outputs) == 1 else
+            f"{len(outputs)} outputs ({'; '.join(shown(t) for t in outputs)})")
+    text = (f"Backward graph of {ends}, {len(order)} nodes. "
+            f"Leaves that receive a gradient: {_listing(named or leaves) if leaves else 'none'}.")
+    if len(order) > most:
+        counts = {kind: kinds.count(kind) for kind in dict.fromkeys(kinds)}
+        return text + " Nodes by kind: " + ", ".join(f"{count} x {kind}" for kind, count in counts.items()) + "."
+    steps = []
+    for node in order:
+        children = [child for child, _ in node.next_functions if child is not None]
+        if children:
+            targets = [label[child] + (f" (along {children.count(child)} edges)" if children.count(child) > 1 else "")
+                       for child in dict.fromkeys(children)]
+            steps.append(f"{label[node]} passes gradients to {_listing(targets)}")
+    return text + " From the output down: " + "; ".join(steps) + "."
+
+
 def draw_graph(output, params=None, intermediates=None, *, show_values=True, show_saved=False, legend=True):
     """Draw the backward graph that ends at ``output`` (a tensor or tuple of tensors).
 
@@ -52,6 +131,8 @@ def draw_graph(output, params=None, intermediates=None, *, show_values=True, sho
                 "this one has no grad_fn (is requires_grad off, or was it made under no_grad?)"
             )
     dot = torchviz.make_dot(output, params=params, show_saved=show_saved)
+    dot.__class__ = GraphDrawing         # the same graph, shown with a text description
+    dot.description = describe_graph(outputs, params, intermediates, show_values=show_values)
     dot.attr(rankdir="BT")
     dot.node_attr.update(fontname="Helvetica", fontsize="11")
     # Re-declaring a node in DOT updates its attributes: add names and values.
@@ -83,7 +164,7 @@ def draw_graph(output, params=None, intermediates=None, *, show_values=True, sho
 
 def render_svg(output, **kwargs):
     """The drawing as SVG text; raises if the graphviz ``dot`` program is missing."""
-    return draw_graph(output, **kwargs).pipe(format="svg").decode()
+    return draw_graph(output, **kwargs)._repr_image_svg_xml()
 
 
 def _shape_and_values(value):
@@ -181,4 +262,4 @@ def side_by_side(drawings):
     return combined
 
 
-__all__ = ["draw_engine_graph", "draw_graph", "render_svg", "side_by_side"]
+__all__ = ["describe_graph", "draw_engine_graph", "draw_graph", "render_svg", "side_by_side"]

@@ -11,6 +11,27 @@ import torch
 COURSE_REPOSITORY = "https://github.com/autograd-course/autograd-course"
 
 
+def reveal(predictions, observed):
+    """Show each recorded prediction next to what the code did; return whether it was shown.
+
+    Nothing is revealed until every prediction is recorded: a prediction is worth making before you
+    look, and the hidden tests grade the answers as they stand in the notebook.
+    """
+    from . import checks
+
+    missing = [key for key in observed
+               if not isinstance(predictions, dict) or predictions.get(key, ...) is ...]
+    if missing:
+        print("Record your predictions first (still to fill in: " + ", ".join(repr(key) for key in missing)
+              + "), run the test cell above, then run this cell again.")
+        return False
+    width = max(len(str(key)) for key in observed)
+    for key, value in observed.items():
+        mark = "right" if checks.same_answer(predictions[key], value) else "wrong"
+        print(f"{str(key):<{width}}  you said {predictions[key]!r:<8}  it is {value!r:<8}  {mark}")
+    return True
+
+
 def in_colab():
     return "COLAB_RELEASE_TAG" in os.environ or "google.colab" in sys.modules
 

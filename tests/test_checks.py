@@ -129,3 +129,55 @@ def test_spirals_are_seeded_and_balanced():
     assert torch.equal(x, make_spirals(n_per_class=50, classes=3)[0])
     assert not torch.equal(x, make_spirals(n_per_class=50, classes=3, seed=1)[0])
     assert float(x.norm(dim=1).max()) < 1.5
+
+
+def test_answers_equal_as_numbers_but_yes_no_stays_bool():
+    ck.expect_answer({"n": 2.0}, "n", 2)          # the same number, written as a float
+    ck.expect_answer({"n": 13}, "n", 13.0)
+    ck.expect_answer({"side": " Y "}, "side", "y")  # words: case, spaces and quotes do not matter
+    ck.expect_answer({"flag": True}, "flag", True)
+    assert "yes/no question" in message(lambda: ck.expect_answer({"flag": 1}, "flag", True))
+    assert "asks for a number" in message(lambda: ck.expect_answer({"n": True}, "n", 1))
+    wrong = message(lambda: ck.expect_answer({"probe(x) runs the hook": False}, "probe(x) runs the hook", True,
+                                             "model(x) goes through __call__."))
+    assert "'probe(x) runs the hook' is False" in wrong and "model(x) goes through __call__." in wrong
+    assert "autograd" not in wrong, "the message must suit questions that are not about autograd"
+
+
+def test_prediction_form_is_checked_without_grading_the_answers():
+    kinds = {"leaf": bool, "grad": float, "who": ("x", "y"), "mode": (True, False, "error")}
+    ck.expect_prediction_form({"leaf": False, "grad": 6, "who": "X", "mode": "error"}, kinds)   # wrong or not
+    assert "still ..." in message(lambda: ck.expect_prediction_form({**dict.fromkeys(kinds, ...)}, kinds))
+    assert "True or False" in message(
+        lambda: ck.expect_prediction_form({"leaf": 1, "grad": 6, "who": "x", "mode": True}, kinds))
+    assert "should be a number" in message(
+        lambda: ck.expect_prediction_form({"leaf": True, "grad": "6", "who": "x", "mode": True}, kinds))
+    assert "'x' or 'y'" in message(
+        lambda: ck.expect_prediction_form({"leaf": True, "grad": 6, "who": "z", "mode": True}, kinds))
+    assert "no entry for 'mode'" in message(
+        lambda: ck.expect_prediction_form({"leaf": True, "grad": 6, "who": "x"}, kinds))
+
+
+def test_reveal_waits_for_every_prediction(capsys):
+    from autograd_course import reveal
+
+    assert not reveal({"a": True, "b": ...}, {"a": True, "b": 6.0})
+    waiting = capsys.readouterr().out
+    assert "Record your predictions first" in waiting and "'b'" in waiting and "6.0" not in waiting
+    assert reveal({"a": False, "b": 6}, {"a": True, "b": 6.0})
+    shown = capsys.readouterr().out.splitlines()
+    assert shown[0].split()[-1] == "wrong" and shown[1].split()[-1] == "right"
+
+
+def test_drawn_graphs_describe_themselves_for_screen_readers():
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    hidden = (w * 3).exp()
+    svg = render_svg(hidden.sum(), params={"w": w}, intermediates={"hidden": hidden})
+    opening = svg[svg.index("<svg"):svg.index(">", svg.index("<svg"))]
+    assert 'role="img"' in opening and "aria-label=" in opening
+    label = opening.split('aria-label="', 1)[1]
+    for words in ("Backward graph of the output", "Leaves that receive a gradient: w",
+                  "SumBackward0 passes gradients to ExpBackward0 (which made hidden)", "the AccumulateGrad of w"):
+        assert words in label, words
+    drawing = draw_graph(hidden.sum(), params={"w": w}, intermediates={"hidden": hidden})
+    assert "<desc>" in svg and label.startswith(drawing.description)

@@ -2,8 +2,9 @@
 
 For every notebook: the solution scores full marks; the untouched student version
 scores 0 without crashing; alternative correct answers (tests/submissions/) score
-full marks; each typical mistake loses exactly its own exercise's points, and the
-failure message names the mistake.
+full marks; each typical mistake, and each answer that gives right values while breaking a rule its exercise
+states (RULE_BREAKS: one .backward(), no torch.autograd.functional, full backward hooks, ...), loses exactly its
+own exercise's points, and the failure message names the mistake or the rule.
 """
 
 import pytest
@@ -26,8 +27,10 @@ def test_round_trip(assignment, tmp_path, workers):
     submit(course, "solution", assignment, source)
     submit(course, "untouched", assignment, read_notebook(course / "notebooks" / assignment / f"{assignment}.ipynb"))
     submit(course, "alternatives", assignment, with_replacements(source, cases.ALTERNATIVES))
-    for grade_id, (_, code, _) in cases.MISTAKES.items():
-        submit(course, f"mistake-{grade_id}", assignment, with_replacements(source, {grade_id: code}))
+    wrong = {f"mistake-{grade_id}": (grade_id, case) for grade_id, case in cases.MISTAKES.items()}
+    wrong.update({f"rule-{grade_id}": (grade_id, case) for grade_id, case in getattr(cases, "RULE_BREAKS", {}).items()})
+    for student, (grade_id, (_, code, _)) in wrong.items():
+        submit(course, student, assignment, with_replacements(source, {grade_id: code}))
 
     outcomes = {o.student: o for o in grade_class(course, [assignment], workers=workers, feedback=False, quiet=True)}
     problems = []
@@ -36,8 +39,7 @@ def test_round_trip(assignment, tmp_path, workers):
         if got.status != "graded" or got.score != want:
             problems.append(f"{student}: {got.status} {got.score}/{total}, want {want}; "
                             f"failing {failing_test_cells(course, assignment, student)}")
-    for grade_id, (what, _, words) in cases.MISTAKES.items():
-        student = f"mistake-{grade_id}"
+    for student, (grade_id, (what, _, words)) in wrong.items():
         errors = failing_test_cells(course, assignment, student)
         want = total - tests[f"test_{grade_id}"]
         if outcomes[student].score != want or sorted(errors) != [f"test_{grade_id}"]:

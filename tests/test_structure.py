@@ -103,3 +103,130 @@ def test_notebooks_match_a_fresh_release(tmp_path):
         fresh = (tmp_path / "notebooks" / assignment / f"{assignment}.ipynb").read_text()
         committed = (NOTEBOOKS / assignment / f"{assignment}.ipynb").read_text()
         assert fresh == committed, f"notebooks/{assignment} differs from a fresh release: run `make release`"
+
+
+RUN_PAST = "Run Selected Cell and All Below"
+
+
+def test_readme_and_every_intro_say_how_to_run_past_an_unfinished_exercise():
+    readme = (ROOT / "README.md").read_text()
+    assert RUN_PAST in readme and "Run after" in readme
+    for assignment in ASSIGNMENTS:
+        intro = solution(assignment).cells[0].source
+        assert "*Run All* stops at the first exercise" in intro and RUN_PAST in intro and "Run after" in intro, assignment
+
+
+def prediction_exercises(nb):
+    """(answers cell index, test cell index, the name of the answers dict) of every predict-then-run exercise:
+    those whose hidden tests grade the answers with ck.expect_answer."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and "ck.expect_answer(" in cell.source:
+            answers = [i for i, c in enumerate(nb.cells)
+                       if c.metadata.get("nbgrader", {}).get("grade_id") == meta["grade_id"][len("test_"):]][0]
+            name = re.search(r"^(\w+)\s*=", nb.cells[answers].source, re.M).group(1)
+            found.append((answers, index, name))
+    return found
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_predictions_are_graded_as_recorded_and_revealed_after(assignment):
+    """A visible test checks only the form of the predictions; the hidden tests grade them; the cell that shows
+    the answers comes after the test, never between the predictions and their test."""
+    nb = solution(assignment)
+    exercises = prediction_exercises(nb)
+    assert exercises, "every notebook has a predict-then-run exercise"
+    for answers, test, name in exercises:
+        visible = HIDDEN_BLOCK.sub("", nb.cells[test].source)
+        assert "expect_answer" not in visible and f"ck.expect_prediction_form({name}" in visible, (assignment, name)
+        assert "ck.expect_answer(" in HIDDEN_BLOCK.search(nb.cells[test].source).group(1)
+        between = [c for c in nb.cells[answers + 1:test] if c.cell_type == "code"]
+        assert not between, f"{assignment}: code runs between {name} and its test: {between[0].source[:80]}"
+        following = [c for c in nb.cells[test + 1:test + 4] if c.cell_type == "code"]
+        assert following and f"reveal({name}" in following[0].source, f"{assignment}: no reveal right after {name}'s test"
+
+
+# What the visible tests used to hold: a reference that answers the exercise, or all of its formula but a factor.
+GIVEAWAYS = {
+    ("01_graphs", "test_logistic_loss"): ["1 / (1 + torch.exp(-("],
+    ("02_backward", "test_tanh_unit_grads"): ["2 * (a - y) / n"],
+    ("02_backward", "test_vjp_both_ways"): ["functional.jacobian"],
+    ("02_backward", "test_hidden_grads"): ["h = x @ W.T"],
+    ("02_backward", "test_jacobian_by_rows"): ["functional.jacobian(f"],
+    ("03_hooks", "test_saved_tensor_stats"): ["saved_tensors_hooks(pack"],
+    ("03_hooks", "test_layer_grad_norms"): ["register_forward_hook(grab)", "torch.autograd.grad(loss, outs"],
+    ("05_nn_optim", "test_numpy_backward"): ["F.one_hot(y, c)"],
+    ("05_nn_optim", "test_torch_backward"): ["F.one_hot(y, c)"],
+    ("05_nn_optim", "test_momentum_sgd"): ["class _NB05Mistake"],
+}
+
+
+@pytest.mark.parametrize("assignment, grade_id", sorted(GIVEAWAYS))
+def test_visible_tests_do_not_hand_out_the_answer(assignment, grade_id):
+    cells = [c for c in student(assignment).cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    assert len(cells) == 1
+    for giveaway in GIVEAWAYS[assignment, grade_id]:
+        assert giveaway not in cells[0].source, f"{grade_id} shows the student {giveaway!r}"
+
+
+def test_release_points_badges_and_setup_cells_at_the_one_repository(tmp_path):
+    """COURSE_REPOSITORY is the one place the address is written: release fills it into an outdated solution."""
+    import shutil
+
+    from autograd_course.grading.release import colab_url
+
+    assignment = "01_graphs"
+    shutil.copytree(SOLUTIONS / assignment, tmp_path / "solutions" / assignment)
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
+    source = tmp_path / "solutions" / assignment / f"{assignment}.ipynb"
+    slug = COURSE_REPOSITORY.split("github.com/")[1]
+    source.write_text(source.read_text().replace(slug, "someone-else/old-course"))
+    result = subprocess.run([sys.executable, "-m", "autograd_course.grading.release", "--course", str(tmp_path),
+                             assignment], capture_output=True, text=True, env=tool_env())
+    assert result.returncode == 0, result.stderr
+    for path in (source, tmp_path / "notebooks" / assignment / f"{assignment}.ipynb"):
+        text = path.read_text()
+        assert "someone-else" not in text, path
+        nb = read_notebook(path)
+        assert colab_url(assignment) in nb.cells[0].source and f"git+{COURSE_REPOSITORY}" in nb.cells[1].source
+
+
+def test_the_repository_address_is_written_once():
+    """Every GitHub address and Colab badge in the course names COURSE_REPOSITORY."""
+    slug = COURSE_REPOSITORY.split("github.com/")[1]
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    found = {}
+    for name in tracked:
+        path = ROOT / name
+        if path.suffix not in (".py", ".md", ".ipynb", ".toml", ".yml", ".txt", ".cfg", "") or not path.is_file():
+            continue
+        text = path.read_text(errors="ignore")
+        for address in re.findall(r"github\.com/([\w.-]+/[\w.-]+)", text) + re.findall(
+                r"colab\.research\.google\.com/github/([\w.-]+/[\w.-]+)", text):
+            found.setdefault(address.removesuffix(".git"), set()).add(name)
+    assert set(found) == {slug}, found
+    for assignment in ASSIGNMENTS:
+        for nb in (solution(assignment), student(assignment)):
+            assert f"colab.research.google.com/github/{slug}/blob/main/notebooks/{assignment}/{assignment}.ipynb" \
+                in nb.cells[0].source
+
+
+MARKDOWN_IMAGE = re.compile(r"!\[([^\]]*)\]\(")
+
+
+def test_every_picture_has_a_text_alternative():
+    """Markdown images carry alt text; each plot is followed by a caption that says what it shows. (Graphs drawn by
+    draw_graph describe themselves: see test_checks.)"""
+    texts = {"README.md": (ROOT / "README.md").read_text()}
+    for assignment in ASSIGNMENTS:
+        nb = solution(assignment)
+        texts[assignment] = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type == "code" and "plt.show()" in cell.source:
+                after = nb.cells[index + 1] if index + 1 < len(nb.cells) else None
+                assert after is not None and after.cell_type == "markdown" and after.source.startswith("*Figure"), \
+                    f"{assignment}: the plot of cell {index} has no caption after it"
+                assert re.search(r"(set_title|plt\.title|suptitle|title=)", cell.source), f"{assignment}: untitled plot"
+    for name, text in texts.items():
+        assert all(alt.strip() for alt in MARKDOWN_IMAGE.findall(text)), f"{name}: an image without alt text"

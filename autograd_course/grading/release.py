@@ -1,14 +1,20 @@
 """solutions/ -> notebooks/: generate the student versions with nbgrader, then check them.
 
+The repository Colab installs from is written in one place, ``autograd_course.COURSE_REPOSITORY``;
+before generating, each solution's Colab badge and setup cell are brought in line with it, so the
+sources and the student versions always name the same repository.
+
 usage: python -m autograd_course.grading.release [--course DIR] [ASSIGNMENT ...]
 """
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
 import nbformat
 
+from ..notebook import COURSE_REPOSITORY
 from .course import assignments, nbgrader
 
 LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
@@ -27,6 +33,32 @@ def student_version_problems(path):
     return problems
 
 
+COLAB_BADGE_TARGET = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]+")
+PIP_FROM_GITHUB = re.compile(r"git\+https://github\.com/[\w.-]+/[\w.-]+")
+
+
+def colab_url(assignment, repository=COURSE_REPOSITORY):
+    """Where the Open in Colab badge of a notebook points: its student version on GitHub."""
+    slug = repository.split("://github.com/", 1)[1].rstrip("/")
+    return f"https://colab.research.google.com/github/{slug}/blob/main/notebooks/{assignment}/{assignment}.ipynb"
+
+
+def fill_repository(path, assignment, repository=COURSE_REPOSITORY):
+    """Point the Colab badge and the setup cell's install at ``repository``; True if the file changed."""
+    if not repository.startswith("https://github.com/"):
+        raise ValueError(f"Colab opens notebooks from GitHub only; COURSE_REPOSITORY is {repository!r}")
+    nb = nbformat.read(str(path), as_version=4)
+    changed = False
+    for cell in nb.cells:
+        source = COLAB_BADGE_TARGET.sub(colab_url(assignment, repository), cell.source)
+        source = PIP_FROM_GITHUB.sub(f"git+{repository.rstrip('/')}", source)
+        if source != cell.source:
+            cell.source, changed = source, True
+    if changed:
+        nbformat.write(nb, str(path))
+    return changed
+
+
 def clean(path):
     """Drop outputs and execution counts (nbgrader keeps whatever the source had)."""
     nb = nbformat.read(str(path), as_version=4)
@@ -40,6 +72,9 @@ def release(course, ids):
     course = Path(course)
     failed = False
     for assignment in ids:
+        source = course / "solutions" / assignment / f"{assignment}.ipynb"
+        if source.exists() and fill_repository(source, assignment):
+            print(f"{assignment}: {source.relative_to(course)} now names {COURSE_REPOSITORY}")
         result = nbgrader(["generate_assignment", assignment, "--force"], course)
         target = course / "notebooks" / assignment / f"{assignment}.ipynb"
         if result.returncode != 0 or not target.exists():

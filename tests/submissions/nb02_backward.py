@@ -119,3 +119,40 @@ def jacobian_by_rows(f, x):
     return torch.stack(rows)
 ''', "retain_graph=True"),
 }
+
+# solution grade_id -> (the rule broken, in words; a cell that gives right values but breaks the rule the exercise
+# states; words its failure message must contain). Each loses exactly its own exercise's points.
+RULE_BREAKS = {
+    "tanh_unit_grads": ("lets autograd compute the gradients", '''
+def tanh_unit_grads(x, y, w, b):
+    """Return (dL/dw, dL/db) for L = mean((tanh(w * x + b) - y) ** 2), by the chain rule, without autograd."""
+    with torch.enable_grad():
+        w = w.detach().requires_grad_(True)
+        b = b.detach().requires_grad_(True)
+        return torch.autograd.grad(((torch.tanh(w * x + b) - y) ** 2).mean(), (w, b))
+''', "chain rule by hand"),
+    "vjp_both_ways": ("computes vjp_by_grad with .backward()", '''
+def vjp_by_backward(f, x, v):
+    """Return v^T J_f(x) computed with .backward(v); x does not require grad, v has the shape of f(x)."""
+    leaf = x.detach().requires_grad_(True)
+    f(leaf).backward(v)
+    return leaf.grad
+
+
+def vjp_by_grad(f, x, v):
+    """Return v^T J_f(x) computed with torch.autograd.grad(..., grad_outputs=v), writing no .grad."""
+    return vjp_by_backward(f, x, v)
+''', "grad_outputs=v"),
+    "hidden_grads": ("asks torch.autograd.grad instead of reading .grad after one backward", '''
+def weight_and_hidden_grads(W, x):
+    """Return (dL/dW, dL/dh) for h = x @ W.T and L = logsumexp(h, dim=1).sum(), with one .backward()."""
+    W = W.detach().clone().requires_grad_(True)
+    h = x @ W.T
+    return torch.autograd.grad(torch.logsumexp(h, dim=1).sum(), (W, h))
+''', "calls torch.autograd.grad"),
+    "jacobian_by_rows": ("hands the work to torch.autograd.functional.jacobian", '''
+def jacobian_by_rows(f, x):
+    """Return the (m, n) Jacobian of f at x (1-D, shape (n,)), one VJP with a unit vector per row, one call to f."""
+    return torch.autograd.functional.jacobian(f, x)
+''', "torch.autograd.functional"),
+}

@@ -122,3 +122,21 @@ def saved_tensor_stats(fn, *inputs):
     return out, stats["count"], stats["nbytes"]
 ''', "across calls"),
 }
+
+# solution grade_id -> (the rule broken, in words; a cell that gives right values but breaks the rule the exercise
+# states; words its failure message must contain). Each loses exactly its own exercise's points.
+RULE_BREAKS = {
+    "layer_grad_norms": ("records the outputs with forward hooks and asks torch.autograd.grad, no backward hooks", '''
+def layer_grad_norms(model, x, loss_fn):
+    """Norm of d loss / d (output of each nn.Linear in model.modules()), first layer first, as a 1-D tensor."""
+    outputs = []
+    handles = [m.register_forward_hook(lambda module, args, output: outputs.append(output))
+               for m in model.modules() if isinstance(m, nn.Linear)]
+    try:
+        loss = loss_fn(model(x))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return torch.stack([g.norm() for g in torch.autograd.grad(loss, outputs)])
+''', "register_full_backward_hook"),
+}

@@ -175,3 +175,16 @@ class MomentumSGD(torch.optim.Optimizer):
                     p -= group["lr"] * buf
 ''', "self.state"),
 }
+
+# solution grade_id -> (the rule broken, in words; a cell that gives right values but breaks the rule the exercise
+# states; words its failure message must contain). Each loses exactly its own exercise's points.
+RULE_BREAKS = {
+    "numpy_backward": ("lets torch's autograd compute the gradients and converts them to NumPy", '''
+def numpy_backward(params, cache, y):
+    """Gradients of the mean cross-entropy of the two-layer net, as a dict of NumPy arrays."""
+    leaves = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    hidden = torch.tanh(torch.tensor(cache["x"]) @ leaves["W1"] + leaves["b1"])
+    F.cross_entropy(hidden @ leaves["W2"] + leaves["b2"], torch.tensor(y)).backward()
+    return {k: v.grad.numpy() for k, v in leaves.items()}
+''', "used autograd"),
+}
