@@ -11,7 +11,7 @@ screen reader reads the nodes and where each passes its gradient, not the boxes.
 ``draw_engine_graph`` draws, in the same colours, a graph made by an autograd
 engine of your own (notebook 07): any objects with ``data``, ``grad``,
 ``parents`` and ``op`` attributes.  ``side_by_side`` puts several drawings
-into one picture, each in its own titled frame.
+into one picture, each in its own titled frame.  Both carry text descriptions too.
 """
 
 import re
@@ -188,6 +188,45 @@ def _engine_label(name, node, show_values, show_grads):
     return text
 
 
+def describe_engine_graph(output, params=None, intermediates=None, *, most=16):
+    """``describe_graph`` for an engine of your own: the leaves, and for each operation the nodes it passes
+    gradients to, from the output down (only counted by operation when there are more than ``most``)."""
+    names = {id(node): name for name, node in (params or {}).items()}
+    made = {id(node): name for name, node in (intermediates or {}).items()}
+    order, seen, queue = [], set(), [output]
+    while queue:
+        node = queue.pop(0)
+        if id(node) not in seen:
+            seen.add(id(node))
+            order.append(node)
+            queue.extend(node.parents)
+    ops = [str(node.op) or "op" for node in order if node.parents]
+    label, count = {}, {}
+    for node in order:
+        if not node.parents:
+            label[id(node)] = "leaf " + names[id(node)] if id(node) in names else "an unnamed leaf"
+            continue
+        op = str(node.op) or "op"
+        count[op] = count.get(op, 0) + 1
+        label[id(node)] = f"operation {op}" + (f" #{count[op]}" if ops.count(op) > 1 else "")
+        if id(node) in made:
+            label[id(node)] += f" (which made {made[id(node)]})"
+    shape = ", ".join(str(d) for d in getattr(output.data, "shape", ()))
+    leaves = [label[id(node)] for node in order if not node.parents]
+    text = (f"Graph of your engine with output of shape ({shape}), {len(order)} nodes. "
+            f"Leaves: {_listing([leaf.removeprefix('leaf ') for leaf in leaves])}.")
+    if len(ops) > most:
+        return text + " Operations: " + ", ".join(f"{ops.count(op)} x {op}" for op in dict.fromkeys(ops)) + "."
+    steps = []
+    for node in order:
+        if node.parents:
+            uses = [sum(q is p for q in node.parents) for p in {id(p): p for p in node.parents}.values()]
+            targets = [label[id(p)] + (f" (along {n} edges)" if n > 1 else "")
+                       for p, n in zip({id(p): p for p in node.parents}.values(), uses)]
+            steps.append(f"{label[id(node)]} passes gradients to {_listing(targets)}")
+    return text + " From the output down: " + "; ".join(steps) + "."
+
+
 def draw_engine_graph(output, params=None, intermediates=None, *, show_values=True, show_grads=True, legend=True):
     """Draw the graph of an engine of your own, in ``draw_graph``'s colours.
 
@@ -199,8 +238,9 @@ def draw_engine_graph(output, params=None, intermediates=None, *, show_values=Tr
     """
     leaf_names = {id(node): name for name, node in (params or {}).items()}
     named = {id(node): name for name, node in (intermediates or {}).items()}
-    dot = graphviz.Digraph(node_attr=dict(style="filled", shape="box", align="left", fontsize="11", ranksep="0.1",
-                                          height="0.2", fontname="Helvetica"), graph_attr=dict(size="12,12"))
+    dot = GraphDrawing(node_attr=dict(style="filled", shape="box", align="left", fontsize="11", ranksep="0.1",
+                                      height="0.2", fontname="Helvetica"), graph_attr=dict(size="12,12"))
+    dot.description = describe_engine_graph(output, params, intermediates)
     dot.attr(rankdir="BT")
 
     def key(node):
@@ -245,7 +285,9 @@ def side_by_side(drawings):
 
     Their legends are left out: pass ``legend=False`` or not, the frames share the course's colours.
     """
-    combined = graphviz.Digraph(graph_attr=dict(rankdir="BT", size="14,8"))
+    combined = GraphDrawing(graph_attr=dict(rankdir="BT", size="14,8"))
+    combined.description = " ".join(f"{title}: {getattr(drawing, 'description', '') or 'a graph'}"
+                                    for title, drawing in drawings.items())
     for index, (title, drawing) in enumerate(drawings.items()):
         frame = graphviz.Digraph(name=f"cluster_{index}", node_attr=dict(drawing.node_attr),
                                  edge_attr=dict(drawing.edge_attr))
@@ -262,4 +304,4 @@ def side_by_side(drawings):
     return combined
 
 
-__all__ = ["describe_graph", "draw_engine_graph", "draw_graph", "render_svg", "side_by_side"]
+__all__ = ["describe_engine_graph", "describe_graph", "draw_engine_graph", "draw_graph", "render_svg", "side_by_side"]

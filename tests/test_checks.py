@@ -122,6 +122,21 @@ def test_engine_graphs_are_drawn_in_the_course_colours_beside_torch():
     assert "<svg" in both.pipe(format="svg").decode()
 
 
+def test_engine_graphs_describe_themselves_for_screen_readers():
+    a, b = _EngineNode(2.0), _EngineNode(-1.0)
+    product = _EngineNode(-2.0, (a, b), "*")
+    out = _EngineNode(0.0, (product, a, a), "+")
+    engine = draw_engine_graph(out, params={"a": a, "b": b}, intermediates={"product": product})
+    svg = engine._repr_image_svg_xml()
+    opening = svg[svg.index("<svg"):svg.index(">", svg.index("<svg"))]
+    assert 'role="img"' in opening and "Leaves: a and b" in opening
+    assert "operation + passes gradients to operation * (which made product) and leaf a (along 2 edges)" in opening
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    both = side_by_side({"your engine": engine, "torch.autograd": draw_graph((w * 3).sum(), params={"w": w})})
+    label = both._repr_image_svg_xml()
+    assert "your engine: Graph of your engine" in label and "torch.autograd: Backward graph of the output" in label
+
+
 def test_spirals_are_seeded_and_balanced():
     x, y = make_spirals(n_per_class=50, classes=3)
     assert x.shape == (150, 2) and x.dtype == torch.float32 and y.dtype == torch.long

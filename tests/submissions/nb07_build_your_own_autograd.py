@@ -3,9 +3,9 @@
 # solution grade_id -> another correct answer written differently (all of them together must score full marks)
 ALTERNATIVES = {
     "manual_pass_predictions": '''
-predictions = {"twice": (4, 2)}
-predictions["assign"] = (1.0, 1.0)
-predictions["wrong order"] = [1, 0.0]
+predictions = {"twice: a.grad": 4, "twice: b.grad": 2}
+predictions.update({"assign: a.grad": 1.0, "assign: b.grad": 1})
+predictions["wrong order: a.grad"], predictions["wrong order: b.grad"] = 1, 0.0
 ''',
     "local_rules": '''
 def mul(a, b):
@@ -133,7 +133,8 @@ def sgd_step(params, closure, lr):
 # solution grade_id -> (the mistake, in words; the whole cell with that mistake; words its failure message must contain)
 MISTAKES = {
     "manual_pass_predictions": ("thinks the order of the closures does not matter", '''
-predictions = {"assign": (1.0, 1.0), "wrong order": (2.0, 1.0), "twice": (4.0, 2.0)}
+predictions = {"assign: a.grad": 1.0, "assign: b.grad": 1.0, "wrong order: a.grad": 2.0, "wrong order: b.grad": 1.0,
+               "twice: a.grad": 4.0, "twice: b.grad": 2.0}
 ''', "wrong order"),
     "local_rules": ("the closure of mul assigns into .grad instead of adding", '''
 def mul(a, b):
