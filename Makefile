@@ -95,7 +95,7 @@ lock:
 	sed -i.bak -E 's/^(torch==[^+ ]+)\+[A-Za-z0-9.]+/\1/' $(LOCK) && rm -f $(LOCK).bak
 
 bench: setup
-	$(BIN)/python -m autograd_course.grading.bench
+	$(BIN)/python -m autograd_course.grading.bench $(ARGS)
 
 clean-grading:
 	rm -rf gradebook.db submitted autograded feedback downloaded grades.csv grading-summary.txt

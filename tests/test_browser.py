@@ -174,9 +174,11 @@ def first_exercise(nb):
 
 
 def pictures_before(nb, end):
-    """How many graphs (SVG) and plots (PNG) the cells before ``end`` draw."""
+    """How many graphs (SVG) and plots (PNG) the cells before ``end`` draw: a cell that calls one of the
+    course's drawers shows one graph (side_by_side puts several drawings in one picture)."""
     code = [c.source for c in nb.cells[:end] if c.cell_type == "code"]
-    return sum("draw_graph(" in source for source in code), sum("plt." in source for source in code)
+    drawers = re.compile(r"\b(draw_graph|draw_engine_graph|side_by_side)\(")
+    return sum(bool(drawers.search(source)) for source in code), sum("plt." in source for source in code)
 
 
 def loaded_images(locator):

@@ -78,11 +78,18 @@ def _kernel_uid():
     return FIRST_KERNEL_UID + os.getpid() if os.geteuid() == 0 else None
 
 
+def _in_real_folder(program):
+    """``program`` with its folder's links resolved: a virtual environment reached through a link is
+    bound at its real place, and the interpreter must be named there (it finds pyvenv.cfg beside it)."""
+    return os.path.join(os.path.realpath(os.path.dirname(program)), os.path.basename(program))
+
+
 def wrap_command(command, runtime, submission, limits, uid):
     """``command`` (a kernel's argv) as it runs inside the sandbox."""
+    command = [_in_real_folder(command[0])] + list(command[1:])
     package = course_package_dir()
     env = {
-        "HOME": HOME, "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": HOME, "PATH": f"{os.path.dirname(command[0])}:/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8", "PYTHONPATH": str(package.parent), "PYTHONDONTWRITEBYTECODE": "1",
         "MPLCONFIGDIR": f"{HOME}/.config/matplotlib", "XDG_CACHE_HOME": f"{HOME}/.cache", "OMP_NUM_THREADS": "1",
         "NBGRADER_EXECUTION": "autograde", "AUTOGRAD_COURSE_SANDBOX": "1",
