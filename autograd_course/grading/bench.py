@@ -35,19 +35,23 @@ from .demo import build
 from .grade import find_submissions, precheck
 
 
-def _execute_in_child(path):
-    """Run one notebook in a fresh process; return (seconds, peak kernel memory in MiB)."""
+def _execute_in_child(path, allow_errors=False):
+    """Run one notebook in a fresh process; return (seconds, peak kernel memory in MiB).
+
+    ``allow_errors`` runs on past a failing cell, as grading does (a student's unfinished exercise)."""
     code = (
         "import json, resource, sys, time, nbformat\n"
         "from nbclient import NotebookClient\n"
         "nb = nbformat.read(sys.argv[1], as_version=4)\n"
         "start = time.perf_counter()\n"
-        "NotebookClient(nb, timeout=600, resources={'metadata': {'path': sys.argv[2]}}).execute()\n"
+        "NotebookClient(nb, timeout=600, allow_errors=sys.argv[3] == 'yes',\n"
+        "               resources={'metadata': {'path': sys.argv[2]}}).execute()\n"
         "seconds = time.perf_counter() - start\n"
         "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
         "print(json.dumps([seconds, peak]))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code, str(path), str(Path(path).parent)],
+    result = subprocess.run([sys.executable, "-c", code, str(path), str(Path(path).parent),
+                             "yes" if allow_errors else "no"],
                             capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -91,7 +95,7 @@ def _grading_run(tmp, jobs):
     tmp = Path(tmp)
     course = build(tmp / "plain")
     notebooks = _graded_notebooks(course)
-    plain = sum(_execute_in_child(path)[0] for path in notebooks)
+    plain = sum(_execute_in_child(path, allow_errors=True)[0] for path in notebooks)
     sandboxed = _make_grade_seconds(build(tmp / "sandboxed"), jobs, True)
     unsandboxed = _make_grade_seconds(build(tmp / "unsandboxed"), jobs, False)
     serial_course = build(tmp / "serial")

@@ -33,6 +33,8 @@ EVIDENCE_STATEMENT = '__import__("autograd_course._guard", fromlist=["evidence"]
 # Outputs kept per cell and per notebook; past them a print loop fills the worker's memory.
 MAX_CELL_OUTPUT_BYTES = 1 << 20
 MAX_NOTEBOOK_OUTPUT_BYTES = 16 << 20
+# The whole notebook; a kernel that ignores interrupts is killed here.
+DEADLINE_SECONDS = 1800.0
 DEAD_KERNEL = ("the kernel died while running the notebook (the code crashed or ended the Python process, "
                "or it ran past a limit of the grading sandbox: memory, processes or CPU time)")
 
@@ -46,7 +48,7 @@ class Job:
     execute_config: dict = field(default_factory=dict)   # the course's c.Execute settings
     sandbox: bool = True
     limits: dict = field(default_factory=dict)
-    deadline_seconds: float = 1800.0     # the whole notebook; a kernel that ignores interrupts ends here
+    deadline_seconds: float = DEADLINE_SECONDS
 
 
 @dataclass

@@ -43,7 +43,7 @@ import nbformat
 
 from . import sandbox
 from .course import assignments
-from .execute import Job, run_job
+from .execute import DEADLINE_SECONDS, Job, run_job
 from .scan import scan_notebook
 
 CSV_FIELDS = ["assignment", "student", "status", "score", "max_score", "reason", "notes"]
@@ -471,7 +471,7 @@ def grade_class(course=".", ids=None, jobs=None, regrade=False, feedback=True, q
                 else:
                     outcome.notes += notes
                     futures[workers.submit(job)] = (outcome, start)
-        stall = Job(None, None, None).deadline_seconds + 300
+        stall = DEADLINE_SECONDS + 300
         for future in workers.completed(list(futures), stall):
             outcome, start = futures.pop(future)
             try:
