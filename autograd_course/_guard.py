@@ -116,7 +116,7 @@ def tampered_before_setup():
 # IPython, the kernel or the course's modules leaves the evidence missing or
 # reports itself, and the tests after it score 0.
 
-EVIDENCE_MIME = "application/vnd.autograd-course.evidence+json"
+from .grading import EVIDENCE_MIME  # noqa: E402  (shared with the grader, which reads it)
 
 _sealed = {}           # filled by seal(): what the kernel looked like before student code
 _findings = []         # what the audit hook saw student code do (kept in order, deduplicated)

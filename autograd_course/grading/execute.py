@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 from nbformat.notebooknode import NotebookNode
 
-from .._guard import EVIDENCE_MIME
+from . import EVIDENCE_MIME
 
 EVIDENCE_STATEMENT = '__import__("autograd_course._guard", fromlist=["evidence"]).evidence({nonce!r})'
 # Outputs kept per cell and per notebook; past them a print loop fills the worker's memory.

@@ -16,8 +16,11 @@ grading-summary.txt.  For each submission it
    fresh, sandboxed kernel and returns the executed notebook with the evidence
    of which tests ran;
 4. runs nbgrader's autograding preprocessors on the result (scores into the
-   gradebook, late penalties) and writes the autograded notebook.
-Workers are long-lived processes, one per core (a ``distributed.LocalCluster``),
+   gradebook, late penalties) and writes the autograded notebook;
+5. writes that student's feedback with nbgrader's GenerateFeedback, while the
+   workers go on with the rest of the class.
+Workers are long-lived processes, one per core (a ``distributed.LocalCluster``,
+started in the background while the first submissions are prepared),
 or the workers of an existing Dask cluster (``--scheduler``): no nbgrader
 start-up per notebook, and a worker that dies is replaced; its submission is
 retried on another worker and reported if it keeps killing them.
@@ -322,20 +325,24 @@ def read_scores(course, outcomes):
             outcome.score, outcome.max_score = submission.score, submission.max_score
 
 
-def write_feedback(course, ids):
-    """nbgrader's GenerateFeedback for each assignment, in this process."""
+def _feedback_path(course, student, assignment):
+    return Path(course) / "feedback" / student / assignment / f"{assignment}.html"
+
+
+def write_feedback(course, student, assignment):
+    """nbgrader's GenerateFeedback for one graded submission, in this process; return problems."""
     from nbgrader.converters import GenerateFeedback
 
-    problems = []
-    for assignment in ids:
-        course.coursedir.assignment_id = assignment
-        try:
-            GenerateFeedback(coursedir=course.coursedir, config=course.config, force=True).start()
-        except (Exception, SystemExit) as error:
-            problems.append(f"feedback for {assignment} failed: {_reason(error)}")
-        finally:
-            course.coursedir.assignment_id = ""
-    return problems
+    coursedir = course.coursedir
+    before = coursedir.assignment_id, coursedir.student_id
+    coursedir.assignment_id, coursedir.student_id = assignment, student
+    try:
+        GenerateFeedback(coursedir=coursedir, config=course.config, force=True).start()
+    except (Exception, SystemExit) as error:
+        return [f"feedback for {student}/{assignment} failed: {_reason(error)}"]
+    finally:
+        coursedir.assignment_id, coursedir.student_id = before
+    return []
 
 
 def write_reports(course, outcomes, problems, sandboxed=True):
@@ -370,28 +377,67 @@ def write_reports(course, outcomes, problems, sandboxed=True):
 
 
 class Workers:
-    """Where jobs run: a Dask cluster at ``scheduler``, or a local one with ``jobs`` worker processes."""
+    """Where jobs run: a Dask cluster at ``scheduler``, or a local one with ``jobs`` worker processes.
+
+    A local cluster takes seconds to start, so it starts in the background: the
+    coordinator prepares the first submissions meanwhile and hands them over once
+    it is up (``submit`` queues until then).
+    """
 
     def __init__(self, jobs, scheduler=None):
-        from distributed import Client, LocalCluster
+        from concurrent.futures import ThreadPoolExecutor
 
-        self.cluster, self.sandbox_problem = None, None
+        from distributed import Client
+
+        self.cluster, self.client, self.sandbox_problem, self._queued, self._closing = None, None, None, [], None
         if scheduler:
             self.client = Client(scheduler, timeout="30s")
+            self._starting = None
         else:
-            self.cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=40)
-            self.client = Client(self.cluster)
+            self._starter = ThreadPoolExecutor(1, thread_name_prefix="start-cluster")
+            self._starting = self._starter.submit(self._start_local, jobs)
+
+    def _start_local(self, jobs):
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=40)
+        return cluster, Client(cluster)
+
+    def _ready(self, wait):
+        """Whether the cluster is up (waiting for it when ``wait``); hands over the queued jobs once it is."""
+        if self.client is None:
+            if not wait and not self._starting.done():
+                return False
+            self.cluster, self.client = self._starting.result()
+            self._starter.shutdown()
+        return True
 
     def check_sandbox(self):
-        """Why some worker cannot start a sandboxed kernel ('' when every one can); asked once."""
+        """Why some worker cannot start a sandboxed kernel ('' when every one can); asked once.
+
+        A local cluster's workers are this machine and this user, so the check runs here
+        at once, without waiting for them to start."""
         if self.sandbox_problem is None:
-            problems = {problem for problem in self.client.run(sandbox.sandbox_problem).values() if problem}
-            self.sandbox_problem = "; ".join(sorted(problems))
+            if self._starting is not None:
+                problems = {sandbox.sandbox_problem()}
+            else:
+                problems = set(self.client.run(sandbox.sandbox_problem).values())
+            self.sandbox_problem = "; ".join(sorted(problem for problem in problems if problem))
         return self.sandbox_problem
 
-    def submit(self, job):
-        return self.client.submit(run_job, job, pure=False, key=f"grade-{job.student}-{job.assignment}-{time.time_ns()}")
+    def submit(self, job, wait=False):
+        """Queue a job; return {future: job} for the queued jobs handed to the cluster now (all, when ``wait``)."""
+        self._queued.append(job)
+        return self.flush(wait)
+
+    def flush(self, wait=True):
+        if not self._queued or not self._ready(wait):
+            return {}
+        handed, self._queued = self._queued, []
+        return {self.client.submit(run_job, job, pure=False,
+                                   key=f"grade-{job.student}-{job.assignment}-{time.time_ns()}"): job
+                for job in handed}
 
     def completed(self, futures, stall_seconds):
         """Yield futures as they finish; stop, leaving the rest unfinished, when none has finished for
@@ -410,9 +456,23 @@ class Workers:
             elif time.monotonic() - last_progress > stall_seconds:
                 return
 
+    def release(self):
+        """Start stopping the workers, in the background: the coordinator writes its last results meanwhile."""
+        from threading import Thread
+
+        if self._closing is None:
+            self._closing = Thread(target=self._stop, name="stop-cluster")
+            self._closing.start()
+
     def close(self):
+        self.release()
+        self._closing.join()
+
+    def _stop(self):
+        if self._starting is not None:
+            self._ready(wait=True)
         self.client.close()
-        if self.cluster is not None:
+        if self.cluster is not None:      # its own cluster; someone else's keeps running
             self.cluster.close()
 
 
@@ -448,12 +508,17 @@ def grade_class(course=".", ids=None, jobs=None, regrade=False, feedback=True, q
     own_workers = workers is None
     if own_workers:
         workers = Workers(jobs or os.cpu_count() or 2, scheduler)
+    outcomes, futures, problems = [], {}, []
     try:
         if sandboxed:
             problem = workers.check_sandbox()
             if problem:
                 raise GradingRefused(f"No sandbox for grading kernels: {problem}")
-        outcomes, futures = [], {}
+        waiting = {}        # (student, assignment) -> (outcome, start): prepared, not yet with a worker
+
+        def hand_over(handed):
+            futures.update({future: waiting.pop((job.student, job.assignment)) for future, job in handed.items()})
+
         for student, assignment in pending:
             outcome = Outcome(assignment, student)
             outcomes.append(outcome)
@@ -470,7 +535,9 @@ def grade_class(course=".", ids=None, jobs=None, regrade=False, feedback=True, q
                     outcome.status, outcome.reason = "not graded", _reason(error)
                 else:
                     outcome.notes += notes
-                    futures[workers.submit(job)] = (outcome, start)
+                    waiting[student, assignment] = (outcome, start)
+                    hand_over(workers.submit(job))
+        hand_over(workers.flush())
         stall = DEADLINE_SECONDS + 300
         for future in workers.completed(list(futures), stall):
             outcome, start = futures.pop(future)
@@ -481,6 +548,9 @@ def grade_class(course=".", ids=None, jobs=None, regrade=False, feedback=True, q
                 shutil.rmtree(_autograded_path(course.root, outcome.student, outcome.assignment).parent,
                               ignore_errors=True)
                 continue
+            finally:
+                if own_workers and not futures:   # the last result is here: the workers are done
+                    workers.release()
             outcome.notes += [note for note in result.notes if note not in outcome.notes]
             if result.error:
                 outcome.status, outcome.reason = "not graded", result.error
@@ -491,6 +561,9 @@ def grade_class(course=".", ids=None, jobs=None, regrade=False, feedback=True, q
                 outcome.notes += record(course, result)
             except Exception as error:
                 outcome.status, outcome.reason = "not graded", _reason(error)
+            else:
+                # Written while the workers grade the rest, rather than all at the end.
+                problems += write_feedback(course, outcome.student, outcome.assignment) if feedback else []
             outcome.seconds = time.perf_counter() - start
         for outcome, _ in futures.values():   # never lost: reported, to be graded again
             outcome.status = "not graded"
@@ -499,8 +572,10 @@ def grade_class(course=".", ids=None, jobs=None, regrade=False, feedback=True, q
         if own_workers:
             workers.close()
     read_scores(course, outcomes)
-    problems = write_feedback(course, sorted({o.assignment for o in outcomes if o.status == "graded"})) \
-        if feedback else []
+    if feedback:   # submissions graded before and unchanged keep their feedback; write what is missing
+        problems += [problem for o in outcomes if o.status == "graded" and not o.regraded
+                     and not _feedback_path(course.root, o.student, o.assignment).exists()
+                     for problem in write_feedback(course, o.student, o.assignment)]
     text = write_reports(course.root, outcomes, problems, sandboxed)
     if not quiet:
         print(text, end="")
