@@ -154,6 +154,8 @@ GIVEAWAYS = {
     ("02_backward", "test_vjp_both_ways"): ["functional.jacobian"],
     ("02_backward", "test_hidden_grads"): ["h = x @ W.T"],
     ("02_backward", "test_jacobian_by_rows"): ["functional.jacobian(f"],
+    ("02_backward", "test_nan_gradient_source"): ["ExpBackward0", "detect_anomaly():\n"],
+    ("02_backward", "test_softplus_repaired"): ["clamp(max=20", "torch.exp(in_range"],
     ("03_hooks", "test_saved_tensor_stats"): ["saved_tensors_hooks(pack"],
     ("03_hooks", "test_layer_grad_norms"): ["register_forward_hook(grab)", "torch.autograd.grad(loss, outs"],
     ("05_nn_optim", "test_numpy_backward"): ["F.one_hot(y, c)"],

@@ -64,6 +64,33 @@ def jacobian_by_rows(f, x):
         J[i] = leaf.grad
     return J
 ''',
+    "nan_gradient_source": '''
+def nan_gradient_source(fn, *inputs):
+    """Return the name of the backward function that anomaly mode reports for a NaN in the gradient of
+    fn(*inputs) (a string such as "PowBackward0"), or None when the backward pass finishes without one."""
+    import re
+
+    leaves = [t.clone().requires_grad_(True) for t in inputs]
+    warnings.filterwarnings("ignore", message="Anomaly Detection has been enabled")
+    warnings.filterwarnings("ignore", message="Error detected in")
+    with torch.autograd.set_detect_anomaly(True):          # as a with block, it restores the mode it found
+        try:
+            output = fn(*leaves)
+            torch.autograd.grad(output, leaves, allow_unused=True)
+        except RuntimeError as error:
+            found = re.match(r"Function '(.+?)' returned nan values", str(error))
+            if found is None:
+                raise
+            return found.group(1)
+    return None
+''',
+    "softplus_repaired": '''
+def softplus_repaired(z):
+    """softplus_by_hand's values (z where z > 20, log(1 + e^z) elsewhere), with a gradient that is never NaN."""
+    picks_z = z > 20
+    harmless = torch.where(picks_z, torch.zeros_like(z), z)   # a second where: exp(0) where the branch is not used
+    return torch.where(picks_z, z, torch.log1p(torch.exp(harmless)))
+''',
 }
 
 # solution grade_id -> (the mistake, in words; the whole cell with that mistake; words its failure message must contain)
@@ -118,6 +145,25 @@ def jacobian_by_rows(f, x):
         rows.append(torch.autograd.grad(y, leaf, grad_outputs=unit)[0])
     return torch.stack(rows)
 ''', "retain_graph=True"),
+    "nan_gradient_source": ("returns the whole error message instead of the backward function's name", '''
+def nan_gradient_source(fn, *inputs):
+    """Return the name of the backward function that anomaly mode reports for a NaN in the gradient of
+    fn(*inputs) (a string such as "PowBackward0"), or None when the backward pass finishes without one."""
+    leaves = [t.detach().requires_grad_(True) for t in inputs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            with torch.autograd.detect_anomaly():
+                fn(*leaves).backward()
+        except RuntimeError as error:
+            return str(error)
+    return None
+''', "whole error message"),
+    "softplus_repaired": ("clamps the result of exp instead of its input, so the gradient stays NaN", '''
+def softplus_repaired(z):
+    """softplus_by_hand's values (z where z > 20, log(1 + e^z) elsewhere), with a gradient that is never NaN."""
+    return torch.where(z > 20, z, torch.log1p(torch.exp(z).clamp(max=1e30)))
+''', "keep exp's input in range"),
 }
 
 # solution grade_id -> (the rule broken, in words; a cell that gives right values but breaks the rule the exercise
@@ -155,4 +201,25 @@ def jacobian_by_rows(f, x):
     """Return the (m, n) Jacobian of f at x (1-D, shape (n,)), one VJP with a unit vector per row, one call to f."""
     return torch.autograd.functional.jacobian(f, x)
 ''', "torch.autograd.functional"),
+    "nan_gradient_source": ("switches anomaly mode on for good and never off", '''
+def nan_gradient_source(fn, *inputs):
+    """Return the name of the backward function that anomaly mode reports for a NaN in the gradient of
+    fn(*inputs) (a string such as "PowBackward0"), or None when the backward pass finishes without one."""
+    torch.autograd.set_detect_anomaly(True)
+    leaves = [t.detach().requires_grad_(True) for t in inputs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            fn(*leaves).backward()
+        except RuntimeError as error:
+            if "returned nan values" not in str(error):
+                raise
+            return str(error).split("'")[1]
+    return None
+''', "left anomaly mode switched on"),
+    "softplus_repaired": ("calls torch.nn.functional.softplus instead of repairing the where", '''
+def softplus_repaired(z):
+    """softplus_by_hand's values (z where z > 20, log(1 + e^z) elsewhere), with a gradient that is never NaN."""
+    return torch.nn.functional.softplus(z)
+''', "torch.nn.functional.softplus"),
 }
