@@ -66,6 +66,21 @@ def evaluate(model, x, y, batch_size):
         model.train(mode)
     return summed / x.shape[0]
 ''',
+    "backward_time_by_node": '''
+def backward_time_by_node(step_fn):
+    """Profile one call of step_fn; return {backward node name: (calls, total CPU microseconds)}."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as recorded:
+        step_fn()
+    found = {}
+    for event in recorded.events():
+        before, engine, node = event.name.partition("autograd::engine::evaluate_function: ")
+        if engine and not before:
+            calls, micros = found.get(node, (0, 0.0))
+            found[node] = (calls + 1, micros + event.cpu_time_total)
+    return found
+''',
 }
 
 # solution grade_id -> (the mistake, in words; the whole cell with that mistake; words its failure message must contain)
@@ -117,4 +132,34 @@ def evaluate(model, x, y, batch_size):
     model.train(was_training)
     return total / len(x)
 ''', "eval"),
+    "backward_time_by_node": ("matches 'Backward' in the profiler's names and strips the engine's prefix, so every node "
+                              "is counted twice: once for the engine's record and once for the node's own", '''
+def backward_time_by_node(step_fn):
+    """Profile one call of step_fn; return {backward node name: (calls, total CPU microseconds)}."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        step_fn()
+    nodes = {}
+    for event in prof.key_averages():
+        if "Backward" in event.key or "AccumulateGrad" in event.key:
+            name = event.key.split(": ")[-1]
+            calls, micros = nodes.get(name, (0, 0.0))
+            nodes[name] = (calls + event.count, micros + event.cpu_time_total)
+    return nodes
+''', "twice"),
+}
+
+# solution grade_id -> (the rule broken, in words; a cell that gives right values but breaks the rule the exercise
+# states; words its failure message must contain). Each loses exactly its own exercise's points.
+RULE_BREAKS = {
+    "backward_time_by_node": ("calls step_fn once more before profiling, as a warm-up, which takes a training step "
+                              "nobody asked for", '''
+def backward_time_by_node(step_fn):
+    """Profile one call of step_fn; return {backward node name: (calls, total CPU microseconds)}."""
+    engine_record = "autograd::engine::evaluate_function: "
+    step_fn()                                   # warm-up, so that one-time costs stay out of the profile
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        step_fn()
+    return {event.key[len(engine_record):]: (event.count, event.cpu_time_total)
+            for event in prof.key_averages() if event.key.startswith(engine_record)}
+''', "exactly once"),
 }
