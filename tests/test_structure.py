@@ -158,6 +158,7 @@ GIVEAWAYS = {
     ("02_backward", "test_softplus_repaired"): ["clamp(max=20", "torch.exp(in_range"],
     ("03_hooks", "test_saved_tensor_stats"): ["saved_tensors_hooks(pack"],
     ("03_hooks", "test_layer_grad_norms"): ["register_forward_hook(grab)", "torch.autograd.grad(loss, outs"],
+    ("03_hooks", "test_checkpointed_forward"): ["_checkpoint(_cf_plain, blocks[start"],
     ("05_nn_optim", "test_numpy_backward"): ["F.one_hot(y, c)"],
     ("05_nn_optim", "test_torch_backward"): ["F.one_hot(y, c)"],
     ("05_nn_optim", "test_momentum_sgd"): ["class _NB05Mistake"],

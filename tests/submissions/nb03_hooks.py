@@ -70,6 +70,18 @@ def saved_tensor_stats(fn, *inputs):
         out = fn(*inputs)
     return out, len(sizes), sum(sizes)
 ''',
+    "checkpoint_predictions": '''
+checkpoint_predictions = {"A": 2.0, "B": True, "C": True, "D": False}
+''',
+    "checkpointed_forward": '''
+def checkpointed_forward(blocks, x, segment):
+    """Run x through blocks in order, every `segment` consecutive blocks in one checkpoint (use_reentrant=False)."""
+    blocks = list(blocks)
+    groups = [nn.Sequential(*blocks[start:start + segment]) for start in range(0, len(blocks), segment)]
+    for group in groups:            # each group is a module of its own: nothing for a later call to look up
+        x = checkpoint(group, x, use_reentrant=False)
+    return x
+''',
 }
 
 # solution grade_id -> (the mistake, in words; the whole cell with that mistake; words its failure message must contain)
@@ -121,6 +133,16 @@ def saved_tensor_stats(fn, *inputs):
         out = fn(*inputs)
     return out, stats["count"], stats["nbytes"]
 ''', "across calls"),
+    "checkpoint_predictions": ("thinks a checkpointed segment's forward runs once, A = 1", '''
+checkpoint_predictions = {"A": 1, "B": True, "C": True, "D": False}
+''', "rebuilds"),
+    "checkpointed_forward": ("puts each block in a checkpoint of its own instead of every `segment` blocks in one", '''
+def checkpointed_forward(blocks, x, segment):
+    """Run x through blocks in order, every `segment` consecutive blocks in one checkpoint (use_reentrant=False)."""
+    for block in blocks:
+        x = checkpoint(block, x, use_reentrant=False)
+    return x
+''', "each block is in a checkpoint of its own"),
 }
 
 # solution grade_id -> (the rule broken, in words; a cell that gives right values but breaks the rule the exercise
@@ -139,4 +161,12 @@ def layer_grad_norms(model, x, loss_fn):
             handle.remove()
     return torch.stack([g.norm() for g in torch.autograd.grad(loss, outputs)])
 ''', "register_full_backward_hook"),
+    "checkpointed_forward": ("uses the reentrant checkpoint, and makes the input require grad so that it works", '''
+def checkpointed_forward(blocks, x, segment):
+    """Run x through blocks in order, every `segment` consecutive blocks in one checkpoint (use_reentrant=False)."""
+    h = x if x.requires_grad else x.detach().requires_grad_()
+    for start in range(0, len(blocks), segment):
+        h = checkpoint(run_blocks, blocks[start:start + segment], h, use_reentrant=True)
+    return h
+''', "use_reentrant=False"),
 }
