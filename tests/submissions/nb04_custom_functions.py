@@ -148,6 +148,47 @@ class XExpFixed(Function):
         (x,) = ctx.saved_tensors
         return grad_output * (1 + x) * torch.exp(x)
 ''',
+    "hardtanh_in_place": '''
+class HardtanhInPlace(Function):
+    """Saves the mask it needs, computed before x is overwritten."""
+
+    @staticmethod
+    def forward(ctx, x):
+        inside = (x > -1) & (x < 1)
+        ctx.save_for_backward(inside)
+        torch.nn.functional.hardtanh_(x)
+        ctx.mark_dirty(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (inside,) = ctx.saved_tensors
+        return grad_output.masked_fill(~inside, 0.0)
+''',
+    "predict_no_grad_outputs": '''
+predictions = dict.fromkeys(["unmarked indices require grad", "unmarked mask requires grad"], False)
+predictions["unmarked mask requires grad"] = True    # a float output counts as differentiable until it is marked
+predictions["grad for the marked mask"] = "Zeros"
+''',
+    "softsign_func": '''
+class SoftsignFn(Function):
+    """Saves the output: 1 / (1 + |x|) = 1 - |y|."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x):
+        return x / (x.abs() + 1)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved_tensors
+        return grad_output * torch.square(1 - y.abs())
+''',
 }
 
 # solution grade_id -> (the mistake, in words; the whole cell with that mistake; words its failure message must contain)
@@ -275,4 +316,68 @@ class XExpFixed(Function):
         (x,) = ctx.saved_tensors
         return grad_output * (1 + x) * torch.exp(x)
 ''', "in place"),
+    "hardtanh_in_place": ("clamps x in place but forgets ctx.mark_dirty(x)", '''
+class HardtanhInPlace(Function):
+    @staticmethod
+    def forward(ctx, x):
+        x.clamp_(-1, 1)
+        ctx.save_for_backward(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved_tensors
+        return grad_output * (y.abs() < 1).to(grad_output.dtype)
+''', "mark_dirty"),
+    "predict_no_grad_outputs": ("thinks a float output that forward did not mark needs no gradient", '''
+predictions = {"unmarked indices require grad": False, "unmarked mask requires grad": False, "grad for the marked mask": "zeros"}
+''', "unmarked mask requires grad"),
+    "softsign_func": ("writes the setup_context form but forgets generate_vmap_rule, so vmap refuses it", '''
+class SoftsignFn(Function):
+    @staticmethod
+    def forward(x):
+        return x / (1 + x.abs())
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        (x,) = inputs
+        ctx.save_for_backward(x)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output / (1 + x.abs()) ** 2
+''', "generate_vmap_rule"),
+}
+
+# solution grade_id -> (the rule broken, in words; a cell that gives right values but breaks the rule the exercise
+# states; words its failure message must contain). Each loses exactly its own exercise's points.
+RULE_BREAKS = {
+    "hardtanh_in_place": ("returns a new clamped tensor instead of changing x in place", '''
+class HardtanhInPlace(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = x.clamp(-1, 1)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved_tensors
+        return grad_output * ((y > -1) & (y < 1)).to(grad_output.dtype)
+''', "in place"),
+    "softsign_func": ("keeps the classic forward(ctx, x), with no setup_context", '''
+class SoftsignFn(Function):
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x / (1 + x.abs())
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output / (1 + x.abs()) ** 2
+''', "setup_context"),
 }
