@@ -493,23 +493,24 @@ def grade_class(course=".", ids=None, jobs=None, regrade=False, feedback=True, q
     """
     import os
 
-    course = load_course(course)
-    ids = ids or assignments(course.root)
-    limits = asdict(limits or sandbox.Limits())
+    root = Path(course).resolve()
     if sandboxed:
-        exposed = sandbox.exposes(course.root)
+        exposed = sandbox.exposes(root)
         if exposed:
-            raise GradingRefused(f"The course folder {course.root} lies inside {exposed[0]}, which the sandbox "
+            raise GradingRefused(f"The course folder {root} lies inside {exposed[0]}, which the sandbox "
                                  "shows to student code read-only: move the course elsewhere.")
-    pending = find_submissions(course.root, ids)
-    if not pending and not quiet:
-        print(f"No submissions under {course.root / 'submitted'} "
-              "(expected submitted/<student>/<assignment>/<assignment>.ipynb).")
     own_workers = workers is None
-    if own_workers:
+    if own_workers:   # first: a local cluster starts while nbgrader loads
         workers = Workers(jobs or os.cpu_count() or 2, scheduler)
     outcomes, futures, problems = [], {}, []
     try:
+        course = load_course(root)
+        ids = ids or assignments(course.root)
+        limits = asdict(limits or sandbox.Limits())
+        pending = find_submissions(course.root, ids)
+        if not pending and not quiet:
+            print(f"No submissions under {course.root / 'submitted'} "
+                  "(expected submitted/<student>/<assignment>/<assignment>.ipynb).")
         if sandboxed:
             problem = workers.check_sandbox()
             if problem:
