@@ -182,3 +182,39 @@ def test_collect_files_downloads_by_name(tmp_path):
     (folder / f"dee_{ASSIGNMENT}.ipynb").write_text(nbformat.writes(SOURCE))
     collect.collect(course, folder)
     assert sorted(p.name for p in submitted.iterdir()) == ["ada_lovelace", "dee", "s1234"]
+
+
+def test_the_setup_cell_is_found_whatever_order_the_gradebook_returns_cells_in(tmp_path, workers, monkeypatch):
+    """nbgrader's gradebook keeps no cell order (PostgreSQL returns cells in any order): the grader must still
+    put the course's setup cell first, and move no other cell."""
+    from types import SimpleNamespace
+
+    from autograd_course.grading.grade import Course
+
+    class LastCellsFirst:
+        """The course's gradebook, giving each notebook's cells in reverse order."""
+
+        def __init__(self, gradebook):
+            self.gradebook = gradebook
+
+        def __enter__(self):
+            self.gradebook.__enter__()
+            return self
+
+        def __exit__(self, *exc):
+            return self.gradebook.__exit__(*exc)
+
+        def __getattr__(self, name):
+            return getattr(self.gradebook, name)
+
+        def find_notebook(self, *args):
+            notebook = self.gradebook.find_notebook(*args)
+            return SimpleNamespace(**{kind: getattr(notebook, kind)[::-1]
+                                      for kind in ("source_cells", "grade_cells", "solution_cells")})
+
+    course = make_course(tmp_path / "course", [ASSIGNMENT])
+    submit(course, "solution", ASSIGNMENT, SOURCE)
+    stored_order = Course.gradebook
+    monkeypatch.setattr(Course, "gradebook", lambda self: LastCellsFirst(stored_order(self)))
+    (outcome,) = grade_class(course, [ASSIGNMENT], workers=workers, feedback=False, quiet=True)
+    assert (outcome.status, outcome.score, outcome.notes) == ("graded", TOTAL, []), outcome

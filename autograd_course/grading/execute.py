@@ -24,9 +24,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-from nbformat.notebooknode import NotebookNode
-
 from . import EVIDENCE_MIME
 
 EVIDENCE_STATEMENT = '__import__("autograd_course._guard", fromlist=["evidence"]).evidence({nonce!r})'
@@ -101,6 +98,8 @@ def instrument(nb):
 
 
 def _error(ename, evalue):
+    from nbformat.notebooknode import NotebookNode
+
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
@@ -184,8 +183,18 @@ def _write_files(folder, files, notebook_name, notebook):
         path.chmod(0o755 if path.is_dir() else 0o644)
 
 
+def dask_setup(worker):
+    """Load what run_job needs as a worker starts (``preload=`` of a Dask worker names this module), rather than
+    when its first submission arrives."""
+    import nbclient  # noqa: F401
+    import nbformat  # noqa: F401
+
+    _bounded_execute_class()
+
+
 def run_job(job):
     """Execute one submission; never raises for anything the submission does."""
+    import nbformat
     from jupyter_client.manager import AsyncKernelManager
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from traitlets.config import Config

@@ -42,8 +42,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import nbformat
-
+# nbformat and nbgrader take a second to load: they load where they are used, so that a local cluster is
+# already starting meanwhile.
 from . import sandbox
 from .course import assignments
 from .execute import DEADLINE_SECONDS, Job, run_job
@@ -120,17 +120,24 @@ def find_submissions(course, ids):
                   for assignment in ids if (student / assignment).is_dir())
 
 
+def _released_notebook(course, assignment):
+    """The student version as released (None where the course folder has none)."""
+    import nbformat
+
+    released = Path(course) / "notebooks" / assignment / f"{assignment}.ipynb"
+    return nbformat.read(str(released), as_version=4) if released.exists() else None
+
+
 def _released_sources(course, assignment):
     """Code the course itself wrote in the student version: the scan skips cells left as released."""
-    released = Path(course) / "notebooks" / assignment / f"{assignment}.ipynb"
-    if not released.exists():
-        return set()
-    nb = nbformat.read(str(released), as_version=4)
-    return {cell.source for cell in nb.cells if cell.cell_type == "code"}
+    nb = _released_notebook(course, assignment)
+    return {cell.source for cell in nb.cells if cell.cell_type == "code"} if nb else set()
 
 
 def precheck(course, student, assignment):
     """Read the submission; return (reason it cannot be graded or '', notes)."""
+    import nbformat
+
     folder = Path(course) / "submitted" / student / assignment
     path = folder / f"{assignment}.ipynb"
     if not path.exists():
@@ -196,12 +203,21 @@ def _setup_first(nb, course, assignment):
     The setup cell seals the grading kernel, so code above it (or a setup cell
     deleted or stripped of its metadata) would run unobserved.
     """
+    import nbformat
+
     with course.gradebook() as gradebook:
-        setup = next((cell for cell in gradebook.find_notebook(assignment, assignment).source_cells
-                      if cell.locked and cell.cell_type == "code"), None)
-        setup = setup and {"name": setup.name, "source": setup.source}
-    if setup is None:
+        notebook = gradebook.find_notebook(assignment, assignment)
+        tests = {cell.name for cell in notebook.grade_cells}
+        candidates = {cell.name: cell.source for cell in notebook.source_cells
+                      if cell.locked and cell.cell_type == "code" and cell.name not in tests}
+    # The gradebook keeps no cell order (PostgreSQL returns cells in any order): the setup cell is the locked
+    # code cell that is not a test, the first of them in the released notebook where there are several.
+    released = _released_notebook(course.root, assignment)
+    order = [cell.metadata.get("nbgrader", {}).get("grade_id") for cell in released.cells] if released else []
+    names = sorted(candidates, key=lambda name: order.index(name) if name in order else len(order))
+    if not names:
         return ""
+    setup = {"name": names[0], "source": candidates[names[0]]}
     index = next((i for i, cell in enumerate(nb.cells)
                   if cell.metadata.get("nbgrader", {}).get("grade_id") == setup["name"]), None)
     if index is None:
@@ -226,6 +242,8 @@ def _restore_metadata(nb, course, assignment):
     put back from the gradebook, and metadata naming cells the assignment does not
     have is removed (the cell stays, as ordinary student code).
     """
+    import nbformat
+
     with course.gradebook() as gradebook:
         notebook = gradebook.find_notebook(assignment, assignment)
         sources = {cell.name: (cell.cell_type, cell.locked, cell.checksum) for cell in notebook.source_cells}
@@ -263,6 +281,8 @@ def _restore_metadata(nb, course, assignment):
 
 def prepare(course, student, assignment, sandboxed, limits):
     """Gradebook bookkeeping and nbgrader's sanitizing; return (Job, notes)."""
+    import nbformat
+
     folder = course.folder("submitted", student, assignment)
     with course.gradebook() as gradebook:
         gradebook.update_or_create_student(student)
@@ -287,6 +307,8 @@ def prepare(course, student, assignment, sandboxed, limits):
 
 def record(course, result):
     """nbgrader's autograding preprocessors on an executed notebook, and the autograded folder."""
+    import nbformat
+
     nb = nbformat.reads(result.notebook, as_version=4)
     resources = _resources(course, result.student, result.assignment)
     for preprocessor in _preprocessors(course, "autograde"):
@@ -401,7 +423,7 @@ class Workers:
         from distributed import Client, LocalCluster
 
         cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=40)
+                               dashboard_address=None, silence_logs=40, preload=[run_job.__module__])
         return cluster, Client(cluster)
 
     def _ready(self, wait):
