@@ -18,6 +18,9 @@ import pytest
 from autograd_course.grading.grade import grade_class
 from harness import SOLUTIONS, cell_scores, grade_ids, make_course, read_notebook, submit, with_replacements
 
+# One xdist worker runs this module, so that its module-scoped class is graded once, not once per worker.
+pytestmark = pytest.mark.xdist_group("cheats")
+
 ASSIGNMENT = "01_graphs"
 SOURCE = read_notebook(SOLUTIONS / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
 POINTS = grade_ids(SOURCE, "test")

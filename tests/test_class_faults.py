@@ -15,6 +15,9 @@ from autograd_course.grading import collect
 from autograd_course.grading.grade import grade_class
 from harness import SOLUTIONS, grade_ids, make_course, read_notebook, submit, failing_test_cells, with_replacements
 
+# One xdist worker runs this module, so that its module-scoped class is graded once, not once per worker.
+pytestmark = pytest.mark.xdist_group("class-faults")
+
 ASSIGNMENT = "01_graphs"
 SOURCE = read_notebook(SOLUTIONS / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
 POINTS = grade_ids(SOURCE, "test")

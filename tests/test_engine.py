@@ -18,6 +18,9 @@ from autograd_course.grading import demo
 from autograd_course.grading.grade import Workers, grade_class
 from postgres import create_database, postgres_server
 
+# One xdist worker runs this module, so that its module-scoped class is graded once, not once per worker.
+pytestmark = pytest.mark.xdist_group("engine")
+
 
 def _rows(course):
     with open(course / "grades.csv") as handle:
