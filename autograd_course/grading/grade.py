@@ -427,7 +427,7 @@ class Workers:
         return cluster, Client(cluster)
 
     def _ready(self, wait):
-        """Whether the cluster is up (waiting for it when ``wait``); hands over the queued jobs once it is."""
+        """Whether the cluster is up (waiting for it when ``wait``)."""
         if self.client is None:
             if not wait and not self._starting.done():
                 return False
@@ -491,6 +491,8 @@ class Workers:
         self._closing.join()
 
     def _stop(self):
+        if self._starting is not None and self._starting.exception() is not None:
+            return                        # it never started: grade_class reports why
         if self._starting is not None:
             self._ready(wait=True)
         self.client.close()
