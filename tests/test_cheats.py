@@ -8,6 +8,7 @@ students of the same class get exactly the scores they earn alone.
 """
 
 import csv
+import re
 import shutil
 import socket
 import threading
@@ -371,6 +372,7 @@ def test_without_a_sandbox_grading_refuses_unless_told(tmp_path):
 
     unsandboxed = subprocess.run(command + ["--no-sandbox"], capture_output=True, text=True, env=env, timeout=600)
     assert unsandboxed.returncode == 0, unsandboxed.stdout + unsandboxed.stderr
+    assert not re.search(r"\w+Warning: ", unsandboxed.stderr), unsandboxed.stderr   # no Python warning reaches the instructor
     summary = (course / "grading-summary.txt").read_text()
     assert summary.startswith("WARNING: graded WITHOUT the sandbox"), summary
     assert f"{TOTAL:g}/{TOTAL:g}" in summary

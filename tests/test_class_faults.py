@@ -145,6 +145,32 @@ def test_feedback_hides_hidden_tests(graded_class):
     assert not leaked, leaked[:3]
 
 
+def test_feedback_pages_are_the_ones_nbconvert_writes(graded_class, tmp_path):
+    """The course's feedback exporter (nbgrader_config.py) writes, for every graded student, the page nbgrader's
+    GenerateFeedback writes with nbconvert's own HTMLExporter, up to how BeautifulSoup serialises a page."""
+    from bs4 import BeautifulSoup
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.converters import GenerateFeedback
+    from nbgrader.coursedir import CourseDirectory
+
+    from autograd_course.grading.feedback import MISSING_ALT
+    from autograd_course.grading.grade import load_course
+
+    course, outcomes = graded_class
+    config = load_course(course).config
+    config.GenerateFeedback.exporter_class = HTMLExporter
+    config.CourseDirectory.feedback_directory = str(tmp_path / "feedback")
+    coursedir = CourseDirectory(config=config, root=str(course))
+    coursedir.assignment_id = ASSIGNMENT
+    GenerateFeedback(coursedir=coursedir, config=config, force=True).start()
+    pages = sorted((course / "feedback").glob(f"*/{ASSIGNMENT}/{ASSIGNMENT}.html"))
+    assert len(pages) == sum(o.status == "graded" for o in outcomes.values())
+    for page in pages:
+        ours = page.read_text()
+        assert f'alt="{MISSING_ALT}"' in ours, page       # the notebook's graphs and plots
+        assert str(BeautifulSoup(ours, "html.parser")) == (tmp_path / page.relative_to(course)).read_text(), page
+
+
 def test_grading_again_keeps_grades_and_manual_scores(graded_class, workers):
     course, first = graded_class
     from nbgrader.api import Gradebook

@@ -1,5 +1,10 @@
-"""Feedback that never shows hidden tests: test cells keep only the checks' messages."""
+"""Feedback: it never shows hidden tests (test cells keep only the checks' messages), and it is cheap to render."""
 
+import re
+
+import jinja2
+from nbconvert.exporters import HTMLExporter, TemplateExporter
+from nbconvert.exporters.html import Highlight2HTML, WidgetsDataTypeFilter
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade
 
@@ -26,3 +31,78 @@ class ShortTestErrors(NbGraderPreprocessor):
                 kept.append(output)
             cell.outputs = kept
         return cell, resources
+
+
+class _MemoryBytecodeCache(jinja2.BytecodeCache):
+    """Compiled Jinja templates kept in this process, checked against their source's checksum by Jinja."""
+
+    def __init__(self):
+        self._code = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self._code:
+            bucket.bytecode_from_string(self._code[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_TEMPLATE_CODE = _MemoryBytecodeCache()
+MISSING_ALT = "No description has been provided for this image"   # nbconvert's own words
+FOCUSABLE = ("jp-Cell-inputWrapper", "jp-OutputArea-output")       # what nbconvert makes focusable, in lab pages
+_START_TAG = re.compile(r"""<(img|div)\b((?:[^>"']|"[^"]*"|'[^']*')*)>""", re.IGNORECASE)
+_LAB_PAGE = re.compile(r"""<body\b[^>]*\bclass=["'](?:[^"']*\s)?jp-Notebook[\s"']""")
+_ATTRIBUTE = re.compile(r"""([^\s/>"'=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
+
+
+def accessible(html):
+    """nbconvert's accessibility changes to an HTML page: an alt text for every image that has none and, in a
+    lab-template page, focusable cell inputs and outputs. New attributes go last, as BeautifulSoup puts them."""
+    lab = _LAB_PAGE.search(html) is not None
+
+    def change(tag):
+        name, attributes = tag.group(1), tag.group(2)
+        found = {}
+        for attribute in _ATTRIBUTE.finditer(attributes):
+            found.setdefault(attribute.group(1).lower(), next((v for v in attribute.groups()[1:] if v is not None), ""))
+        if name.lower() == "img" and "alt" not in found:
+            added = f' alt="{MISSING_ALT}"'
+        elif (name.lower() == "div" and lab and "tabindex" not in found
+              and any(css in found.get("class", "").split() for css in FOCUSABLE)):
+            added = ' tabindex="0"'
+        else:
+            return tag.group(0)
+        body = attributes.rstrip()
+        closing = "/" if body.endswith("/") else ""
+        return f"<{name}{body.removesuffix(closing).rstrip()}{added}{closing}>"
+
+    return _START_TAG.sub(change, html)
+
+
+class FeedbackHTMLExporter(HTMLExporter):
+    """nbconvert's HTMLExporter made cheap enough to run once per graded submission.
+
+    Two costs are paid per page by the stock exporter: its Jinja templates compile
+    again in every new exporter (nbgrader makes one per submission), and its
+    accessibility pass parses and re-serialises the whole page with BeautifulSoup,
+    thousands of highlighted-code spans included. Here the templates compile once per
+    process, and the same accessibility changes are made to the image and div tags alone.
+    """
+
+    def _create_environment(self):
+        environment = super()._create_environment()
+        environment.bytecode_cache = _TEMPLATE_CODE
+        return environment
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        # HTMLExporter.from_notebook_node's own steps, up to its BeautifulSoup pass.
+        language = nb.metadata.get("language_info", {})
+        lexer = language.get("pygments_lexer", language.get("name", None))
+        highlight_code = self.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self))
+        resources = self._init_resources(resources)
+        filter_data_type = WidgetsDataTypeFilter(notebook_metadata=self._nb_metadata, parent=self,
+                                                 resources=resources)
+        self.register_filter("highlight_code", highlight_code)
+        self.register_filter("filter_data_type", filter_data_type)
+        html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+        return accessible(html), resources

@@ -39,6 +39,7 @@ import json
 import shutil
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -284,7 +285,10 @@ def prepare(course, student, assignment, sandboxed, limits):
     import nbformat
 
     folder = course.folder("submitted", student, assignment)
-    with course.gradebook() as gradebook:
+    with course.gradebook() as gradebook, warnings.catch_warnings():
+        # nbgrader builds a new submission's rows before adding them to its session: SQLAlchemy 2 warns that it
+        # will not add them on its own, and nbgrader then adds and stores them. Not the instructor's concern.
+        warnings.filterwarnings("ignore", message=r"Object of type <Submitted\w+> not in session")
         gradebook.update_or_create_student(student)
         gradebook.find_assignment(assignment)       # MissingEntry: not released on this gradebook
         timestamp = course.coursedir.get_existing_timestamp(str(folder))
