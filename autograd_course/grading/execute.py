@@ -81,6 +81,42 @@ def _bounded_execute_class():
     return BoundedExecute
 
 
+def _prompt_client_class():
+    from queue import Empty
+
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class PromptKernelClient(AsyncKernelClient):
+        """jupyter_client's kernel client, ready once the kernel has answered on the shell channel and spoken on IOPub.
+
+        jupyter_client's own wait_for_ready then waits for 0.2 s of silence on IOPub, to drop stale
+        messages: a core left idle for a fifth of a second per submission. nbclient ignores IOPub
+        messages that answer none of its requests, so it needs no such drain."""
+
+        async def wait_for_ready(self, timeout=None):
+            deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+            while True:
+                self.kernel_info()
+                try:
+                    reply = await self.shell_channel.get_msg(timeout=1)
+                except Empty:
+                    reply = None
+                if reply is not None and reply["msg_type"] == "kernel_info_reply":
+                    try:   # IOPub is connected once the kernel's status for that request arrives on it
+                        await self.iopub_channel.get_msg(timeout=0.2)
+                    except Empty:
+                        pass
+                    else:
+                        self._handle_kernel_info_reply(reply)
+                        return
+                if not await self.is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+
+    return PromptKernelClient
+
+
 def _is_test_cell(cell):
     meta = cell.metadata.get("nbgrader", {})
     return cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")
@@ -162,10 +198,17 @@ def _kill(km, killed):
 
 
 def _shut_down(km):
-    """End the kernel: nbclient leaves a kernel it did not start running."""
+    """End the kernel: nbclient leaves a kernel it did not start running.
+
+    Its process group is killed and reaped first, so that jupyter_client's shutdown finds it
+    gone rather than polling for its end every 0.1 s (that wait would idle a core once per submission)."""
     from jupyter_client.utils import run_sync
 
+    process = getattr(getattr(km, "provisioner", None), "process", None)
     try:
+        if process is not None and process.poll() is None:
+            run_sync(km.provisioner.kill)()
+            process.wait(timeout=5)
         run_sync(km.shutdown_kernel)(now=True)
     except Exception:  # already dead, or its process gone: make sure, then move on
         _kill(km, threading.Event())
@@ -218,6 +261,7 @@ def run_job(job):
             km = AsyncKernelManager(kernel_name=kernel_name)
             workdir = tmp / "work"
             shutil.copytree(tmp / "submission", workdir)
+        km.client_factory = _prompt_client_class()
         killed = threading.Event()
         watchdog = threading.Timer(job.deadline_seconds, _kill, args=(km, killed))
         watchdog.daemon = True

@@ -426,8 +426,11 @@ class Workers:
     def _start_local(self, jobs):
         from distributed import Client, LocalCluster
 
-        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=40, preload=[run_job.__module__])
+        # Without a dashboard the scheduler still serves HTTP (health checks): on a free port, since another Dask
+        # cluster on this machine may hold the default 8787, and distributed would warn about it.
+        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
+                               scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, silence_logs=40,
+                               preload=[run_job.__module__])
         return cluster, Client(cluster)
 
     def _ready(self, wait):
