@@ -110,3 +110,28 @@ def test_a_worker_killed_mid_class_loses_no_submission(locally_graded, tmp_path)
     assert killed, "no worker was busy to be killed"
     assert _rows(course) == [row for row in locally_graded if row["student"] == "ada"], \
         [(o.assignment, o.status, o.reason) for o in outcomes]
+
+
+def test_a_grading_kernel_is_ready_once_it_answers_even_while_iopub_keeps_talking():
+    """jupyter_client's own wait_for_ready also waits for 0.2 s of silence on IOPub, which a kernel that keeps
+    publishing never gives; the grading client is ready once the kernel has answered kernel_info on the shell
+    channel and spoken on IOPub (so IOPub is connected and no output of the first cell can be missed)."""
+    import asyncio
+
+    from autograd_course.grading.execute import _prompt_client_class
+
+    class Channel:
+        def __init__(self, message):
+            self.message, self.reads = message, 0
+
+        async def get_msg(self, timeout=None):
+            self.reads += 1
+            await asyncio.sleep(0)
+            return self.message
+
+    client = _prompt_client_class()()
+    client.kernel_info = lambda: "request"
+    client._shell_channel = Channel({"msg_type": "kernel_info_reply", "content": {"protocol_version": "5.3"}})
+    client._iopub_channel = Channel({"msg_type": "status", "content": {"execution_state": "idle"}})
+    asyncio.run(asyncio.wait_for(client.wait_for_ready(timeout=60), timeout=30))
+    assert client._shell_channel.reads == 1 and client._iopub_channel.reads == 1
