@@ -15,7 +15,7 @@ import time
 import pytest
 
 from autograd_course.grading import demo
-from autograd_course.grading.grade import Workers, grade_class
+from autograd_course.grading.grade import Workers, grade_class, local_cluster
 from postgres import create_database, postgres_server
 
 # One xdist worker runs this module, so that its module-scoped class is graded once, not once per worker.
@@ -30,10 +30,7 @@ def _rows(course):
 @pytest.fixture(scope="module")
 def cluster():
     """A distributed.LocalCluster with two worker processes, as a remote scheduler would offer."""
-    from distributed import LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=40) as local:
+    with local_cluster(2) as local:
         yield local
 
 
@@ -77,11 +74,9 @@ def test_a_postgresql_gradebook_grades_exactly_as_sqlite(locally_graded, tmp_pat
 
 
 def test_a_worker_killed_mid_class_loses_no_submission(locally_graded, tmp_path):
-    from distributed import LocalCluster
-
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40)
+    cluster = local_cluster(2)
     course = demo.build(tmp_path / "course")
-    for student in ("ben", "cy", "dee"):       # ada's six notebooks are class enough here
+    for student in ("ben", "cy", "dee"):       # ada's eight notebooks are class enough here
         shutil.rmtree(course / "submitted" / student)
     workers = Workers(jobs=None, scheduler=cluster.scheduler_address)
     killed = []

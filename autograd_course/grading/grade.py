@@ -402,6 +402,16 @@ def write_reports(course, outcomes, problems, sandboxed=True):
     return text
 
 
+def local_cluster(workers, **options):
+    """A ``distributed.LocalCluster`` of single-threaded worker processes, without a dashboard."""
+    from distributed import LocalCluster
+
+    # Without a dashboard the scheduler still serves HTTP (health checks): on a free port, since another Dask
+    # cluster on this machine may hold the default 8787, and distributed would warn about it.
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, silence_logs=40, **options)
+
+
 class Workers:
     """Where jobs run: a Dask cluster at ``scheduler``, or a local one with ``jobs`` worker processes.
 
@@ -424,13 +434,9 @@ class Workers:
             self._starting = self._starter.submit(self._start_local, jobs)
 
     def _start_local(self, jobs):
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
-        # Without a dashboard the scheduler still serves HTTP (health checks): on a free port, since another Dask
-        # cluster on this machine may hold the default 8787, and distributed would warn about it.
-        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
-                               scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, silence_logs=40,
-                               preload=[run_job.__module__])
+        cluster = local_cluster(jobs, preload=[run_job.__module__])
         return cluster, Client(cluster)
 
     def _ready(self, wait):
