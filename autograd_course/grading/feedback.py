@@ -50,33 +50,48 @@ class _MemoryBytecodeCache(jinja2.BytecodeCache):
 _TEMPLATE_CODE = _MemoryBytecodeCache()
 MISSING_ALT = "No description has been provided for this image"   # nbconvert's own words
 FOCUSABLE = ("jp-Cell-inputWrapper", "jp-OutputArea-output")       # what nbconvert makes focusable, in lab pages
-_START_TAG = re.compile(r"""<(img|div)\b((?:[^>"']|"[^"]*"|'[^']*')*)>""", re.IGNORECASE)
-_LAB_PAGE = re.compile(r"""<body\b[^>]*\bclass=["'](?:[^"']*\s)?jp-Notebook[\s"']""")
+_TAG_START = re.compile(r"<(img|div)\b", re.IGNORECASE)
+# The rest of a start tag: one character or one quoted value per step, so that a tag left open costs one scan.
+_TAG_REST = re.compile(r"""((?:[^>"']|"[^"]*"|'[^']*')*)>""")
 _ATTRIBUTE = re.compile(r"""([^\s/>"'=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
+_LAB_BODY = re.compile(r"""\bclass=["'](?:[^"'>]*\s)?jp-Notebook[\s"']""")
+
+
+def _changed_tag(name, attributes, lab):
+    found = {}
+    for attribute in _ATTRIBUTE.finditer(attributes):
+        found.setdefault(attribute.group(1).lower(), next((v for v in attribute.groups()[1:] if v is not None), ""))
+    if name.lower() == "img" and "alt" not in found:
+        added = f' alt="{MISSING_ALT}"'
+    elif (name.lower() == "div" and lab and "tabindex" not in found
+          and any(css in found.get("class", "").split() for css in FOCUSABLE)):
+        added = ' tabindex="0"'
+    else:
+        return f"<{name}{attributes}>"
+    body = attributes.rstrip()
+    closing = "/" if body.endswith("/") else ""
+    return f"<{name}{body.removesuffix(closing).rstrip()}{added}{closing}>"
 
 
 def accessible(html):
     """nbconvert's accessibility changes to an HTML page: an alt text for every image that has none and, in a
-    lab-template page, focusable cell inputs and outputs. New attributes go last, as BeautifulSoup puts them."""
-    lab = _LAB_PAGE.search(html) is not None
+    lab-template page, focusable cell inputs and outputs. New attributes go last, as BeautifulSoup puts them.
 
-    def change(tag):
-        name, attributes = tag.group(1), tag.group(2)
-        found = {}
-        for attribute in _ATTRIBUTE.finditer(attributes):
-            found.setdefault(attribute.group(1).lower(), next((v for v in attribute.groups()[1:] if v is not None), ""))
-        if name.lower() == "img" and "alt" not in found:
-            added = f' alt="{MISSING_ALT}"'
-        elif (name.lower() == "div" and lab and "tabindex" not in found
-              and any(css in found.get("class", "").split() for css in FOCUSABLE)):
-            added = ' tabindex="0"'
-        else:
-            return tag.group(0)
-        body = attributes.rstrip()
-        closing = "/" if body.endswith("/") else ""
-        return f"<{name}{body.removesuffix(closing).rstrip()}{added}{closing}>"
-
-    return _START_TAG.sub(change, html)
+    One pass from start to end, in time linear in the page: a student's HTML output is part of the page. A tag
+    left open (no closing ``>``) ends the pass and the rest of the page is kept as it is, where nbconvert's
+    parser would scan all that follows again from every later tag, in time quadratic in the page.
+    """
+    body = html.find("<body")
+    lab = body >= 0 and _LAB_BODY.search(html[body:html.find(">", body) + 1]) is not None
+    pieces, position = [], 0
+    while (tag := _TAG_START.search(html, position)) is not None:
+        rest = _TAG_REST.match(html, tag.end())
+        if rest is None:
+            break
+        pieces += [html[position:tag.start()], _changed_tag(tag.group(1), rest.group(1), lab)]
+        position = rest.end()
+    pieces.append(html[position:])
+    return "".join(pieces)
 
 
 class FeedbackHTMLExporter(HTMLExporter):
