@@ -1,46 +1,34 @@
 """Checks used by the visible and hidden tests, with messages that name the mistake.
 
-Every check first undoes monkeypatches (see :mod:`autograd_course._guard`) and
-compares with torch functions bound here, at import, which the course's locked
-setup cell does before any student code runs.  Test cells import this module
-themselves (``from autograd_course import checks as ck``) rather than relying
-on a name a submission could rebind.
+The same checks run in the student's kernel (the visible tests in JupyterLab, Colab and *Validate*)
+and in the judge while grading.  In the judge their arguments may be handles on the kernel's
+objects (:class:`autograd_course.probes.Ref`): a check reads the plain values it compares
+(:func:`autograd_course.probes.value`), so what it decides rests on data, never on an object the
+student's code made.  References are the test's own, computed where the test runs.
 """
 
-import functools
 import numbers
-import sys
-import types
 
 import numpy
 import torch
 
-from . import _guard
+from . import probes
 from ._report import report as _report
 
-# Bound before student code runs: what the checks compare with.
 _Fail = AssertionError
 _Tensor = torch.Tensor
 # Only these tensor types are compared: a subclass can answer any torch function as it likes.
 _PLAIN_TENSOR_TYPES = (torch.Tensor, torch.nn.Parameter)
+_PLAIN_TENSOR_NAMES = {"torch.Tensor", "torch.nn.parameter.Parameter"}
 # Plain Python data that compares honestly; anything else could define __eq__ to lie.
 _PLAIN_SCALARS = (bool, int, float, complex, str, bytes, type(None), type(Ellipsis), torch.dtype)
 _PLAIN_CONTAINERS = (tuple, list, set, frozenset, dict, torch.Size)
 _numpy_bool = numpy.bool_
-_no_torch_function = torch._C.DisableTorchFunction
-_torch_modes_active = getattr(torch._C, "_len_torch_function_stack", lambda: 0)
-_dispatch_modes_active = getattr(torch._C, "_len_torch_dispatch_stack", lambda: 0)
-_allclose = torch.allclose
-_as_tensor = torch.as_tensor
-_broadcast_shapes = torch.broadcast_shapes
-_gradcheck = torch.autograd.gradcheck
-_gradgradcheck = torch.autograd.gradgradcheck
 _float64 = torch.float64
 _isinstance = isinstance
 _bool = bool
 _abs = abs
 _round = round
-_len = len
 _repr = repr
 _type = type
 _Exception = Exception
@@ -52,37 +40,36 @@ _any = any
 
 
 def _guarded(check):
+    """A check whose failure reaches the student as its message, without the comparison code's frames."""
+    import functools
+
     @functools.wraps(check)
     def run(*args, **kwargs):
         __tracebackhide__ = True  # the student sees the test cell and the message, not this frame
-        tampered = _guard.tampered_before_setup()
-        if tampered:
-            raise _Fail(
-                "The grading environment was changed before the course setup cell ran "
-                f"({', '.join(tampered)} replaced). This notebook cannot be graded "
-                "automatically; ask your instructor."
-            )
-        restore_everything()
-        if _torch_modes_active() or _dispatch_modes_active():
-            raise _Fail("A torch function or dispatch mode is active, so torch's answers cannot be trusted "
-                        "here: exit every `with TorchFunctionMode()`/`TorchDispatchMode()` block first.")
         try:
-            with _no_torch_function():
-                return check(*args, **kwargs)
+            return check(*args, **kwargs)
         except _Fail as failure:
             _report(failure)   # re-raised without the frames of the comparison code
 
     return run
 
 
-def _require_plain_tensor(value, name):
-    if _type(value) not in _PLAIN_TENSOR_TYPES:
+def _plain_tensor(value, name):
+    """A tensor's values to compare: a handle on the kernel's tensor is read, a tensor subclass refused."""
+    if _type(value) is probes.Ref:
+        if probes.kernel_type(value) not in _PLAIN_TENSOR_NAMES and _isinstance(value, _Tensor):
+            raise _Fail(f"{name} is a {probes.type_name(value)}, a subclass of torch.Tensor; "
+                        "return a plain tensor (a subclass can change what comparisons answer).")
+        return probes.value(value)
+    if _isinstance(value, _Tensor) and _type(value) not in _PLAIN_TENSOR_TYPES:
         raise _Fail(f"{name} is a {_type(value).__name__}, a subclass of torch.Tensor; "
                     "return a plain tensor (a subclass can change what comparisons answer).")
+    return value
 
 
 def _plain_data(value, name, depth=0):
     """``value`` when it is built only from plain Python data, whose comparisons cannot lie."""
+    value = probes.value(value)
     kind = _type(value)
     if kind in _PLAIN_SCALARS:
         return value
@@ -106,13 +93,13 @@ def _fmt(tensor):
 
 
 def _close(actual, expected, atol, rtol):
-    return _allclose(actual.detach().to(_float64), expected.detach().to(_float64), atol=atol, rtol=rtol)
+    return torch.allclose(actual.detach().to(_float64), expected.detach().to(_float64), atol=atol, rtol=rtol)
 
 
 def _as_reference(expected, like):
     if _isinstance(expected, _Tensor):
         return expected.detach()
-    return _as_tensor(expected, dtype=like.dtype if like.is_floating_point() else _float64)
+    return torch.as_tensor(expected, dtype=like.dtype if like.is_floating_point() else _float64)
 
 
 def _diagnose_value(actual, expected, name, atol, rtol, known_mistakes, is_grad):
@@ -126,15 +113,13 @@ def _diagnose_value(actual, expected, name, atol, rtol, known_mistakes, is_grad)
             )
         raise _Fail(f"{name} is None; did the function forget to return its result?")
     if not _isinstance(actual, _Tensor):
-        raise _Fail(f"{name} should be a torch.Tensor, got {_type(actual).__name__}.")
-    _require_plain_tensor(actual, name)
-    if _isinstance(expected, _Tensor):
-        _require_plain_tensor(expected, "the reference")
-    expected = _as_reference(expected, actual)
+        raise _Fail(f"{name} should be a torch.Tensor, got {probes.type_name(actual)}.")
+    actual = _plain_tensor(actual, name)
+    expected = _as_reference(probes.value(expected), actual)
     if actual.shape != expected.shape:
         message = f"{name} has shape {tuple(actual.shape)}, expected {tuple(expected.shape)}."
         try:
-            broadcastable = _broadcast_shapes(actual.shape, expected.shape) == actual.shape
+            broadcastable = torch.broadcast_shapes(actual.shape, expected.shape) == actual.shape
         except RuntimeError:
             broadcastable = False
         if broadcastable and actual.numel() > expected.numel():
@@ -148,7 +133,7 @@ def _diagnose_value(actual, expected, name, atol, rtol, known_mistakes, is_grad)
     if _close(actual, expected, atol, rtol):
         return
     for mistake, wrong in (known_mistakes or {}).items():
-        wrong = _as_reference(wrong, actual)
+        wrong = _as_reference(probes.value(wrong), actual)
         if wrong.shape == actual.shape and _close(actual, wrong, atol, rtol):
             raise _Fail(f"{name} is wrong: {mistake}.")
     nonzero = bool((expected.abs() > atol).any())
@@ -210,9 +195,9 @@ def expect(condition, message):
     """Assert a condition with a message written for the student."""
     __tracebackhide__ = True
     if _isinstance(condition, _Tensor):
-        _require_plain_tensor(condition, "the condition")
+        condition = _plain_tensor(condition, "the condition")
     elif _type(condition) not in (bool, _numpy_bool):
-        raise _Fail(f"{message} (the check got a {_type(condition).__name__}, not True or False)")
+        raise _Fail(f"{message} (the check got a {probes.type_name(condition)}, not True or False)")
     if not _bool(condition):
         raise _Fail(message)
 
@@ -297,24 +282,92 @@ def expect_answer(answers, key, expected, hint=None):
 
 @_guarded
 def expect_gradcheck(function, inputs, name="the function", *, double_backward=False):
-    """Compare a function's backward with finite differences in float64."""
+    """Compare a function's backward with finite differences in float64 (and its double backward).
+
+    In the judge, ``function`` is the student's, in their kernel: torch's gradcheck runs here on a
+    function whose forward and backward are evaluated there (see :class:`_KernelFunction`)."""
     __tracebackhide__ = True
     inputs = tuple(inputs)
     for i, tensor in enumerate(inputs):
         if _isinstance(tensor, _Tensor) and tensor.is_floating_point() and tensor.dtype != _float64:
             raise _Fail(f"gradcheck input {i} is {tensor.dtype}; finite differences need float64.")
+    if _type(function) is probes.Ref or _type(function) is probes._RemoteMethod:
+        remote = _Held(function)
+
+        def function(*args):
+            return _KernelFunction.apply(remote, len(args), *args)
     try:
-        _gradcheck(function, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True)
+        torch.autograd.gradcheck(function, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True)
+    except probes.StudentError:
+        raise
     except _Exception as error:
         raise _Fail(f"gradcheck failed for {name}: backward disagrees with finite differences.\n{error}") from None
     if double_backward:
         try:
-            _gradgradcheck(function, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True)
+            torch.autograd.gradgradcheck(function, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True)
+        except probes.StudentError:
+            raise
         except _Exception as error:
             raise _Fail(
                 f"gradgradcheck failed for {name}: its backward is not itself differentiable "
                 f"(is it decorated with once_differentiable, or does it leave the graph?).\n{error}"
             ) from None
+
+
+class _Held:
+    """Handles carried through Function.apply, which must not see them (they answer torch functions)."""
+
+    def __init__(self, *items):
+        self.items = items
+
+
+class _KernelFunction(torch.autograd.Function):
+    """A function of the student's kernel as a node of the judge's graph: its forward runs there on copies of
+    the inputs, and its backward is theirs too (through :class:`_KernelVJP`, itself differentiable once more)."""
+
+    @staticmethod
+    def forward(ctx, remote, count, *inputs):
+        sent = [probes.kernel.send(x.detach().requires_grad_(needs)) if _isinstance(x, _Tensor) else x
+                for x, needs in zip(inputs, ctx.needs_input_grad[2:])]
+        out = remote.items[0](*sent)
+        ctx.kernel_inputs, ctx.kernel_output = sent, out
+        ctx.save_for_backward(*[x for x in inputs if _isinstance(x, _Tensor)])
+        return _plain_tensor(out, "the output").clone()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return (None, None, *_KernelVJP.apply(_Held(ctx.kernel_output, ctx.kernel_inputs), grad_output,
+                                              *ctx.saved_tensors))
+
+
+class _KernelVJP(torch.autograd.Function):
+    """The student's backward, run in their kernel with create_graph=True, so that it can be differentiated again."""
+
+    @staticmethod
+    def forward(ctx, held, grad_output, *inputs):
+        output, kernel_inputs = held.items
+        kernel_torch = probes.kernel.torch
+        wanted = [x for x in kernel_inputs if _type(x) is probes.Ref and x.requires_grad]
+        sent_grad = probes.kernel.send(grad_output.detach().requires_grad_(True))
+        grads = kernel_torch.autograd.grad(output, wanted, sent_grad, create_graph=True, allow_unused=True)
+        by_input = dict(zip(map(id, wanted), grads))
+        results = [by_input.get(id(x)) for x in kernel_inputs]
+        ctx.kernel = (results, kernel_inputs, sent_grad)
+        return tuple(torch.zeros_like(x) if r is None else _plain_tensor(r, "a gradient").clone()
+                     for r, x in zip(results, inputs))
+
+    @staticmethod
+    def backward(ctx, *grad_grads):
+        results, kernel_inputs, sent_grad = ctx.kernel
+        pairs = [(r, probes.kernel.send(g.detach())) for r, g in zip(results, grad_grads) if r is not None and r.requires_grad]
+        wrt = [x for x in kernel_inputs if _type(x) is probes.Ref and x.requires_grad] + [sent_grad]
+        if not pairs:
+            return (None, None, *[None] * len(kernel_inputs))
+        second = probes.kernel.torch.autograd.grad([r for r, _ in pairs], wrt, [g for _, g in pairs],
+                                                   allow_unused=True, retain_graph=True)
+        by_input = dict(zip(map(id, wrt), second))
+        value = lambda ref: None if by_input.get(id(ref)) is None else _plain_tensor(by_input[id(ref)], "a gradient")
+        return (None, value(sent_grad), *[value(x) if _type(x) is probes.Ref else None for x in kernel_inputs])
 
 
 @_guarded
@@ -327,7 +380,7 @@ def expect_function_in_graph(output, function_class, name="the output"):
                     "(did an input require grad, and was the Function called with .apply?).")
     if getattr(grad_fn, "_forward_cls", None) is not function_class:
         raise _Fail(
-            f"{name} was made by {_type(grad_fn).__name__}, not by {function_class.__name__}: "
+            f"{name} was made by {probes.type_name(grad_fn)}, not by {function_class.__name__}: "
             f"call {function_class.__name__}.apply(...) so that your backward is the one autograd runs."
         )
 
@@ -343,45 +396,3 @@ def expect_raises(error_type, action, name="this call"):
     except _Exception as error:
         raise _Fail(f"{name} raised {_type(error).__name__} ({error}); expected {error_type.__name__}.") from None
     raise _Fail(f"{name} should raise {error_type.__name__}, but it did not.")
-
-
-class _SealedModule(types.ModuleType):
-    """A module whose existing attributes cannot be rebound or deleted."""
-
-    def __setattr__(self, attr, value):
-        if attr in self.__dict__:
-            raise AttributeError(f"{self.__name__}.{attr} is part of the course's grading and is read-only")
-        super().__setattr__(attr, value)
-
-    def __delattr__(self, attr):
-        raise AttributeError(f"{self.__name__}.{attr} is part of the course's grading and is read-only")
-
-
-_module = sys.modules[__name__]
-_ORIGINAL = dict(vars(_module))
-_real_torch = torch
-# The modules tests import by name: a submission that swaps an entry of sys.modules gets it put back.
-_MODULE_ENTRIES = {name: sys.modules[name] for name in (
-    "torch", "torch.testing", "torch.autograd", "torch.nn", "torch.nn.functional", "builtins", "math",
-    "numpy", "autograd_course", __name__, _guard.__name__) if name in sys.modules}
-
-
-def restore_everything():
-    """Undo patches to torch, builtins, this module, and the notebook's own ``torch`` name."""
-    _guard.restore()
-    for name, module in _MODULE_ENTRIES.items():
-        if sys.modules.get(name) is not module:
-            sys.modules[name] = module
-            _guard.note_restored(f"sys.modules[{name!r}]")
-    namespace = vars(_module)
-    for name, original in _ORIGINAL.items():
-        if namespace.get(name) is not original:
-            namespace[name] = original
-            _guard.note_restored(f"{__name__}.{name}")
-    notebook = vars(sys.modules["__main__"])
-    if "torch" in notebook and notebook["torch"] is not _real_torch:
-        notebook["torch"] = _real_torch
-        _guard.note_restored("the notebook's name torch")
-
-
-_module.__class__ = _SealedModule

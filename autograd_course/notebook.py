@@ -66,8 +66,4 @@ def setup_notebook(seed=0):
         # nbgrader fails any test cell that writes to stderr; a warning raised by correct
         # student code is not a failed test, so while grading warnings go to stdout.
         warnings.showwarning = _warning_to_stdout
-    if os.environ.get("NBGRADER_EXECUTION") == "autograde":
-        from . import _guard
-
-        _guard.seal()   # before any student code: see _guard's "Sealing the grading kernel"
     print(f"torch {torch.__version__} | seed {seed} | {'Colab' if in_colab() else 'local'}")

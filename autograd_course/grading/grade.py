@@ -250,12 +250,18 @@ def _restore_metadata(nb, course, assignment):
         sources = {cell.name: (cell.cell_type, cell.locked, cell.checksum) for cell in notebook.source_cells}
         points = {cell.name: cell.max_score for cell in notebook.grade_cells}
         solutions = {cell.name for cell in notebook.solution_cells}
-    notes = []
+    notes, seen = [], set()
     for index, cell in enumerate(nb.cells):
         meta = cell.metadata.get("nbgrader")
         if meta is None:
             continue
         grade_id = meta.get("grade_id")
+        if grade_id in seen:
+            notes.append(f"suspicious: cell {index} repeats the nbgrader metadata of another cell ({grade_id!r}); "
+                         "it was graded as ordinary code")
+            del cell.metadata["nbgrader"]
+            continue
+        seen.add(grade_id)
         if grade_id not in sources:
             if any(meta.get(flag) for flag in ("grade", "solution", "locked", "task")):
                 notes.append(f"suspicious: cell {index} carries nbgrader metadata of a cell the assignment does "
@@ -305,8 +311,17 @@ def prepare(course, student, assignment, sandboxed, limits):
     notes += [moved] if moved else []
     files = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
              if p.is_file() and p.name != f"{assignment}.ipynb" and p.stat().st_size < 16 << 20}
-    job = Job(student, assignment, nbformat.writes(nb), files, course.execute_config(), sandboxed, limits)
+    job = Job(student, assignment, nbformat.writes(nb), _test_sources(course, assignment), files,
+              course.execute_config(), sandboxed, limits)
     return job, notes
+
+
+def _test_sources(course, assignment):
+    """Each test cell's source as the gradebook holds it (hidden tests included): what the judge runs."""
+    with course.gradebook() as gradebook:
+        notebook = gradebook.find_notebook(assignment, assignment)
+        tests = {cell.name for cell in notebook.grade_cells if cell.cell_type == "code"}
+        return {cell.name: cell.source for cell in notebook.source_cells if cell.name in tests}
 
 
 def record(course, result):

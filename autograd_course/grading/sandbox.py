@@ -3,16 +3,21 @@
 Each kernel runs as ``bwrap`` around ``python -m ipykernel_launcher`` with
 - read-only views of the system (/usr, /etc, ...), the Python installation, the
   virtual environment and the course package, and nothing else of the machine:
-  no course folder, so no gradebook, solutions, submissions or grades;
+  no course folder, so no gradebook, solutions, submissions or grades; the rest of
+  its file system is read-only;
 - a private home and working directory on size-capped tmpfs, holding a copy of
   the submission's files, and a private /tmp;
+- its sockets (the kernel's ZMQ sockets) on a tmpfs of its own of 1 MiB, which the
+  grader reaches through ``/proc/<kernel pid>/root``: nothing the kernel writes
+  there lands on the grader's disk;
 - no network (a new network namespace), its own PID namespace (it sees only its
   own processes), a new session, a clean environment;
 - limits on address space, processes, CPU time and file size (prlimit), and, when
   the grader runs as root, an unprivileged user id of its own, so that a fork
-  bomb or a memory bomb costs that kernel alone.
-The grader talks to the kernel over IPC sockets in a runtime folder bound into the
-sandbox, and interrupts it by message, since signals do not cross into it.
+  bomb or a memory bomb costs that kernel alone;
+- one end of a socket pair the worker made, inherited as a file descriptor: the
+  judge's probes travel over it (see execute.py), with no path to look up.
+The grader interrupts the kernel by message, since signals do not cross into it.
 """
 
 import os
@@ -31,6 +36,8 @@ INSTALL_HINT = ("install bubblewrap ('sudo apt-get install bubblewrap' on Debian
 HOME = "/home/student"
 WORK = f"{HOME}/work"
 SUBMISSION = "/run/submission"
+SOCKETS = "/run/kernel"          # the kernel's ZMQ sockets, on a tmpfs of its own
+PROBE_FD_VARIABLE = "AUTOGRAD_COURSE_PROBE_FD"
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/var/cache/fontconfig")
 # First user id of the kernels when the grader runs as root; each worker process gets its own.
 FIRST_KERNEL_UID = 200000
@@ -44,6 +51,7 @@ class Limits:
     cpu_seconds: int = 900
     file_mib: int = 64              # largest file it may write
     tmpfs_mib: int = 256            # each of home (with the working directory) and /tmp
+    sockets_kib: int = 1024         # the folder of the kernel's sockets
 
 
 def course_package_dir():
@@ -84,8 +92,11 @@ def _in_real_folder(program):
     return os.path.join(os.path.realpath(os.path.dirname(program)), os.path.basename(program))
 
 
-def wrap_command(command, runtime, submission, limits, uid):
-    """``command`` (a kernel's argv) as it runs inside the sandbox."""
+def wrap_command(command, connection_file, submission, limits, uid, probe_fd=None, info_fd=None):
+    """``command`` (a kernel's argv) as it runs inside the sandbox.
+
+    ``connection_file`` is bound read-only at its own path; ``info_fd`` receives bwrap's JSON with the
+    sandboxed process's pid; ``probe_fd`` stays open in the kernel for the judge's probes."""
     command = [_in_real_folder(command[0])] + list(command[1:])
     package = course_package_dir()
     env = {
@@ -94,11 +105,15 @@ def wrap_command(command, runtime, submission, limits, uid):
         "MPLCONFIGDIR": f"{HOME}/.config/matplotlib", "XDG_CACHE_HOME": f"{HOME}/.cache", "OMP_NUM_THREADS": "1",
         "NBGRADER_EXECUTION": "autograde", "AUTOGRAD_COURSE_SANDBOX": "1",
     }
+    if probe_fd is not None:
+        env[PROBE_FD_VARIABLE] = str(probe_fd)
     mib = 1024 * 1024
     argv = ["prlimit", f"--as={limits.address_space_mib * mib}", f"--nproc={limits.processes}",
             f"--cpu={limits.cpu_seconds}", f"--fsize={limits.file_mib * mib}", "--core=0", "--",
             "bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--clearenv"]
+    if info_fd is not None:
+        argv += ["--info-fd", str(info_fd)]
     if uid is None:
         argv += ["--unshare-user"]   # an unprivileged bwrap needs a user namespace
     else:
@@ -108,9 +123,11 @@ def wrap_command(command, runtime, submission, limits, uid):
     argv += ["--proc", "/proc", "--dev", "/dev",
              "--perms", "1777", "--size", str(limits.tmpfs_mib * mib), "--tmpfs", "/tmp",
              "--perms", "1777", "--size", str(limits.tmpfs_mib * mib), "--tmpfs", HOME,
-             "--perms", "0777", "--dir", WORK]
+             "--perms", "0777", "--dir", WORK,
+             "--perms", "1777", "--size", str(limits.sockets_kib * 1024), "--tmpfs", SOCKETS]
     binds = [("--ro-bind", path, path) for path in readonly_paths()]
-    binds += [("--bind", Path(runtime), Path(runtime)), ("--ro-bind", Path(submission), Path(SUBMISSION))]
+    binds += [("--ro-bind", Path(connection_file), Path(connection_file)),
+              ("--ro-bind", Path(submission), Path(SUBMISSION))]
     # bwrap makes the folders above a mount point private to root; the kernel must pass through them.
     parents = sorted({parent for _, _, target in binds for parent in target.parents if parent != Path("/")}
                      - {target for _, _, target in binds})
@@ -118,7 +135,8 @@ def wrap_command(command, runtime, submission, limits, uid):
         argv += ["--perms", "0755", "--dir", str(parent)]
     for option, source, target in binds:
         argv += [option, str(source), str(target)]
-    argv += ["--chdir", WORK]
+    # Everything else of the sandbox's own root (bwrap's tmpfs, unbounded) is read-only.
+    argv += ["--remount-ro", "/", "--chdir", WORK]
     for name, value in env.items():
         argv += ["--setenv", name, value]
     argv.append("--")
@@ -126,33 +144,46 @@ def wrap_command(command, runtime, submission, limits, uid):
         argv += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                  "--bounding-set=-all", "--"]
     # Copy the submission into the writable working directory, send the process's own output
-    # (not the cells', which travel over the sockets) to a log, then become the kernel.
+    # (not the cells', which travel over the sockets) nowhere, then become the kernel.
     start = ("import os, shutil, sys\n"
-             "log = os.open(%r, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)\n"
+             "log = os.open(os.devnull, os.O_WRONLY)\n"
              "os.dup2(log, 1); os.dup2(log, 2)\n"
              "for folder, _, files in os.walk(%r):\n"
              "    here = os.path.relpath(folder, %r)\n"
              "    os.makedirs(here, exist_ok=True)\n"
              "    for name in files:\n"
              "        shutil.copyfile(os.path.join(folder, name), os.path.join(here, name))\n"
-             "os.execv(sys.argv[1], sys.argv[1:])\n" % (str(Path(runtime) / "kernel.log"), SUBMISSION, SUBMISSION))
+             "os.execv(sys.argv[1], sys.argv[1:])\n" % (SUBMISSION, SUBMISSION))
     return argv + [command[0], "-I", "-c", start] + command
 
 
-class SandboxedKernelManager(AsyncKernelManager):
+class _ProbeFdMixin:
+    """Hands the kernel one end of the worker's probe socket pair (see execute.py) as it launches."""
+
+    def _with_probe_fd(self, kw, extra_fds=()):
+        fds = tuple(fd for fd in (self.probe_fd, *extra_fds) if fd is not None and fd >= 0)
+        kw["pass_fds"] = tuple(kw.get("pass_fds", ())) + fds
+        if self.probe_fd is not None and self.probe_fd >= 0:
+            kw["env"] = dict(kw.get("env") or os.environ, **{PROBE_FD_VARIABLE: str(self.probe_fd)})
+        return kw
+
+
+class SandboxedKernelManager(_ProbeFdMixin, AsyncKernelManager):
     """A kernel manager whose kernels start inside the sandbox (see the module docstring)."""
 
-    sandbox_dir = Unicode(help="host folder of this kernel: runtime/ and submission/").tag(config=True)
+    sandbox_dir = Unicode(help="host folder of this kernel: host/ (its connection file) and submission/").tag(config=True)
     limits = Dict(help="Limits as a dict").tag(config=True)
     kernel_uid = Integer(None, allow_none=True).tag(config=True)
+    probe_fd = Integer(None, allow_none=True).tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        runtime = Path(self.sandbox_dir) / "runtime"
-        runtime.mkdir(parents=True, exist_ok=True)
+        host = Path(self.sandbox_dir) / "host"
+        host.mkdir(parents=True, exist_ok=True)
         self.transport = "ipc"
-        self.ip = str(runtime / "kernel")
-        self.connection_file = str(runtime / "kernel.json")
+        self.ip = f"{SOCKETS}/kernel"             # as the kernel sees it; the grader's path is set once it runs
+        self.connection_file = str(host / "kernel.json")
+        self._info = None
 
     @property
     def kernel_spec(self):
@@ -163,13 +194,51 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments=None):
         command = super().format_kernel_cmd(extra_arguments)
-        runtime = Path(self.sandbox_dir) / "runtime"
+        self._info = os.pipe()
         if self.kernel_uid is not None:
-            for path in (runtime, Path(self.connection_file)):
-                os.chown(path, self.kernel_uid, self.kernel_uid)
-            runtime.chmod(0o700)
-        return wrap_command(command, runtime, Path(self.sandbox_dir) / "submission",
-                            Limits(**self.limits), self.kernel_uid)
+            os.chown(self.connection_file, self.kernel_uid, self.kernel_uid)
+        return wrap_command(command, self.connection_file, Path(self.sandbox_dir) / "submission",
+                            Limits(**self.limits), self.kernel_uid, self.probe_fd, self._info[1])
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        read_end, write_end = self._info
+        try:
+            await super()._async_launch_kernel(kernel_cmd, **self._with_probe_fd(kw, (write_end,)))
+        finally:
+            os.close(write_end)
+        pid = _sandboxed_pid(read_end)
+        # The grader reaches the kernel's sockets through the sandbox's own root.
+        self.ip = f"/proc/{pid}/root{SOCKETS}/kernel"
+
+    def cleanup_ipc_files(self):
+        pass       # the kernel's sockets live on its own tmpfs, gone with it
+
+
+class UnsandboxedKernelManager(_ProbeFdMixin, AsyncKernelManager):
+    """A plain kernel (make grade --no-sandbox), with the probe socket all the same."""
+
+    probe_fd = Integer(None, allow_none=True).tag(config=True)
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        await super()._async_launch_kernel(kernel_cmd, **self._with_probe_fd(kw))
+
+
+def _sandboxed_pid(read_end, timeout=60):
+    """The host pid of the sandboxed process, from bwrap's --info-fd JSON."""
+    import json
+    import select
+
+    data = b""
+    try:
+        while b"}" not in data:
+            ready, _, _ = select.select([read_end], [], [], timeout)
+            chunk = os.read(read_end, 4096) if ready else b""
+            if not chunk:
+                raise RuntimeError("the sandbox did not start (bwrap gave no process id)")
+            data += chunk
+    finally:
+        os.close(read_end)
+    return int(json.loads(data[:data.index(b"}") + 1])["child-pid"])
 
 
 def sandbox_problem():
@@ -185,7 +254,9 @@ def sandbox_problem():
             if uid is not None:
                 os.chown(empty, uid, uid)
             finds_course = "import importlib.util, sys; sys.exit(importlib.util.find_spec('autograd_course') is None)"
-            probe = wrap_command([sys.executable, "-c", finds_course], Path(empty), Path(empty), Limits(), uid)
+            connection = Path(empty) / "probe.json"
+            connection.write_text("{}")
+            probe = wrap_command([sys.executable, "-c", finds_course], connection, Path(empty), Limits(), uid)
             result = subprocess.run(probe, capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"a test sandbox did not start ({error}): {INSTALL_HINT}"
@@ -194,7 +265,11 @@ def sandbox_problem():
     return ""
 
 
-def kernel_manager(sandbox_dir, limits=Limits(), kernel_name="python3"):
+def kernel_manager(sandbox_dir, limits=Limits(), kernel_name="python3", probe_fd=None):
     """A kernel manager for one submission whose files lie in ``sandbox_dir``/submission."""
     return SandboxedKernelManager(kernel_name=kernel_name, sandbox_dir=str(sandbox_dir),
-                                  limits=asdict(limits), kernel_uid=_kernel_uid())
+                                  limits=asdict(limits), kernel_uid=_kernel_uid(), probe_fd=probe_fd)
+
+
+def unsandboxed_kernel_manager(kernel_name="python3", probe_fd=None):
+    return UnsandboxedKernelManager(kernel_name=kernel_name, probe_fd=probe_fd)
