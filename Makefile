@@ -25,7 +25,7 @@ help:
 	@echo "make instructor-lab  open JupyterLab at the course root: formgrader, Create Assignment"
 	@echo "make release   generate notebooks/ (student versions) from solutions/ with nbgrader"
 	@echo "make demo      grade a generated sample class end to end and print its grade table"
-	@echo "make collect   file downloaded .ipynb submissions (ZIP=... or DIR=...) into submitted/"
+	@echo "make collect   file downloaded .ipynb submissions (ZIP=... or DIR=...) into submitted/ (REPLACE=1: over different ones)"
 	@echo "make grade     autograde submitted/ in sandboxed kernels, write feedback/, grades.csv and grading-summary.txt"
 	@echo "               (ARGS='--scheduler tcp://HOST:8786' grades on a Dask cluster; see the README)"
 	@echo "make test      the test suite (what CI runs), the browser tests included"
@@ -65,7 +65,7 @@ demo: setup
 	$(BIN)/python -m autograd_course.grading.demo
 
 collect: setup
-	$(BIN)/python -m autograd_course.grading.collect $(if $(ZIP),--zip $(ZIP)) $(if $(DIR),--dir $(DIR))
+	$(BIN)/python -m autograd_course.grading.collect $(if $(ZIP),--zip $(ZIP)) $(if $(DIR),--dir $(DIR)) $(if $(REPLACE),--replace)
 
 grade: setup
 	$(BIN)/python -m autograd_course.grading.grade $(ARGS)
@@ -73,7 +73,7 @@ grade: setup
 # Screenshots of the browser tests' steps land in browser-results/.
 test: setup
 	rm -rf browser-results
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
+	$(BIN)/python -m pytest -n 3 --dist loadgroup --durations=15
 
 test-browser: setup
 	rm -rf browser-results

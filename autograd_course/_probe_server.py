@@ -30,6 +30,10 @@ OPERATORS = {name: getattr(operator, name) for name in (
     "iadd", "isub", "imul", "itruediv", "ifloordiv", "imod", "ipow", "imatmul", "iand", "ior", "ixor", "ilshift",
     "irshift", "eq", "ne", "lt", "le", "gt", "ge", "neg", "pos", "abs", "invert", "contains", "getitem", "setitem",
     "delitem")}
+# NumPy scalars that go back as Python numbers (numpy.sctypes is gone in NumPy 2).
+_NUMPY_SCALARS = (numpy.bool_, numpy.float16, numpy.float32, numpy.float64, numpy.int8, numpy.int16, numpy.int32,
+                  numpy.int64, numpy.uint8, numpy.uint16, numpy.uint32, numpy.uint64, numpy.intc, numpy.uintc,
+                  numpy.longlong, numpy.ulonglong)
 BUILTINS = {"len": len, "bool": bool, "float": float, "int": int, "index": operator.index, "complex": complex,
             "list": list, "repr": lambda obj: repr(obj)[:MAX_TEXT], "str": lambda obj: str(obj)[:MAX_TEXT],
             "isinstance": isinstance, "issubclass": issubclass, "hasattr": hasattr, "callable": callable}
@@ -152,7 +156,8 @@ class _Server:
                       if raw else torch.empty(data["shape"], dtype=dtype))
             if data.get("parameter"):
                 return torch.nn.Parameter(tensor, requires_grad=data.get("requires_grad", True))
-            return tensor.requires_grad_(bool(data.get("requires_grad")))
+            # requires_grad_(False) on a plain tensor would be refused inside a torch.func transform
+            return tensor.requires_grad_(True) if data.get("requires_grad") else tensor
         if tag == "ndarray":
             return numpy.frombuffer(base64.b64decode(data["data"]), dtype=data["dtype"]).reshape(data["shape"]).copy()
         if tag == "float":
@@ -211,8 +216,7 @@ class _Server:
                 return obj[:MAX_TEXT] if kind is str else obj
             if kind is float:
                 return obj if math.isfinite(obj) else {"$": "float", "v": repr(obj)}
-            if isinstance(obj, numpy.generic) and kind in (numpy.bool_, *numpy.sctypes["float"], *numpy.sctypes["int"],
-                                                           *numpy.sctypes["uint"]):
+            if isinstance(obj, numpy.generic) and kind in _NUMPY_SCALARS:
                 return self.encode(obj.item(), depth)
             if kind is complex:
                 return {"$": "complex", "re": _finite(obj.real), "im": _finite(obj.imag)}

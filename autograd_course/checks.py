@@ -16,30 +16,15 @@ from . import probes
 from ._report import report as _report
 
 _Fail = AssertionError
-_Tensor = torch.Tensor
 # Only these tensor types are compared: a subclass can answer any torch function as it likes.
 _PLAIN_TENSOR_TYPES = (torch.Tensor, torch.nn.Parameter)
 _PLAIN_TENSOR_NAMES = {"torch.Tensor", "torch.nn.parameter.Parameter"}
 # Plain Python data that compares honestly; anything else could define __eq__ to lie.
 _PLAIN_SCALARS = (bool, int, float, complex, str, bytes, type(None), type(Ellipsis), torch.dtype)
 _PLAIN_CONTAINERS = (tuple, list, set, frozenset, dict, torch.Size)
-_numpy_bool = numpy.bool_
-_float64 = torch.float64
-_isinstance = isinstance
-_bool = bool
-_abs = abs
-_round = round
-_repr = repr
-_type = type
-_Exception = Exception
-_Real = numbers.Real
-_str = str
-_float = float
-_max = max
-_any = any
 
 
-def _guarded(check):
+def _reported(check):
     """A check whose failure reaches the student as its message, without the comparison code's frames."""
     import functools
 
@@ -56,13 +41,13 @@ def _guarded(check):
 
 def _plain_tensor(value, name):
     """A tensor's values to compare: a handle on the kernel's tensor is read, a tensor subclass refused."""
-    if _type(value) is probes.Ref:
-        if probes.kernel_type(value) not in _PLAIN_TENSOR_NAMES and _isinstance(value, _Tensor):
+    if type(value) is probes.Ref:
+        if probes.kernel_type(value) not in _PLAIN_TENSOR_NAMES and isinstance(value, torch.Tensor):
             raise _Fail(f"{name} is a {probes.type_name(value)}, a subclass of torch.Tensor; "
                         "return a plain tensor (a subclass can change what comparisons answer).")
         return probes.value(value)
-    if _isinstance(value, _Tensor) and _type(value) not in _PLAIN_TENSOR_TYPES:
-        raise _Fail(f"{name} is a {_type(value).__name__}, a subclass of torch.Tensor; "
+    if isinstance(value, torch.Tensor) and type(value) not in _PLAIN_TENSOR_TYPES:
+        raise _Fail(f"{name} is a {type(value).__name__}, a subclass of torch.Tensor; "
                     "return a plain tensor (a subclass can change what comparisons answer).")
     return value
 
@@ -70,7 +55,7 @@ def _plain_tensor(value, name):
 def _plain_data(value, name, depth=0):
     """``value`` when it is built only from plain Python data, whose comparisons cannot lie."""
     value = probes.value(value)
-    kind = _type(value)
+    kind = type(value)
     if kind in _PLAIN_SCALARS:
         return value
     if kind in _PLAIN_CONTAINERS and depth < 20:
@@ -87,19 +72,19 @@ def _plain_data(value, name, depth=0):
 def _fmt(tensor):
     """A short, readable rendering of a tensor's values."""
     flat = tensor.detach().reshape(-1)
-    shown = [_round(float(v), 4) for v in flat[:6]]
+    shown = [round(float(v), 4) for v in flat[:6]]
     more = f", ... ({flat.numel()} values)" if flat.numel() > 6 else ""
     return f"{shown}{more}" if tensor.dim() else f"{shown[0]}"
 
 
 def _close(actual, expected, atol, rtol):
-    return torch.allclose(actual.detach().to(_float64), expected.detach().to(_float64), atol=atol, rtol=rtol)
+    return torch.allclose(actual.detach().to(torch.float64), expected.detach().to(torch.float64), atol=atol, rtol=rtol)
 
 
 def _as_reference(expected, like):
-    if _isinstance(expected, _Tensor):
+    if isinstance(expected, torch.Tensor):
         return expected.detach()
-    return torch.as_tensor(expected, dtype=like.dtype if like.is_floating_point() else _float64)
+    return torch.as_tensor(expected, dtype=like.dtype if like.is_floating_point() else torch.float64)
 
 
 def _diagnose_value(actual, expected, name, atol, rtol, known_mistakes, is_grad):
@@ -112,7 +97,7 @@ def _diagnose_value(actual, expected, name, atol, rtol, known_mistakes, is_grad)
                 "set on it, or backward() was not called."
             )
         raise _Fail(f"{name} is None; did the function forget to return its result?")
-    if not _isinstance(actual, _Tensor):
+    if not isinstance(actual, torch.Tensor):
         raise _Fail(f"{name} should be a torch.Tensor, got {probes.type_name(actual)}.")
     actual = _plain_tensor(actual, name)
     expected = _as_reference(probes.value(expected), actual)
@@ -153,7 +138,7 @@ def _diagnose_value(actual, expected, name, atol, rtol, known_mistakes, is_grad)
                 f"{name} is all zeros but should not be: is the graph cut (detach, no_grad) "
                 "or the incoming gradient (grad_output) dropped?"
             )
-    error = (actual.detach().to(_float64) - expected.to(_float64)).abs()
+    error = (actual.detach().to(torch.float64) - expected.to(torch.float64)).abs()
     worst = int(error.reshape(-1).argmax())
     raise _Fail(
         f"{name} is wrong: largest error {float(error.max()):.3g} at flat index {worst}.\n"
@@ -161,7 +146,7 @@ def _diagnose_value(actual, expected, name, atol, rtol, known_mistakes, is_grad)
     )
 
 
-@_guarded
+@_reported
 def expect_grad(actual, expected, name="the gradient", *, atol=1e-5, rtol=1e-4, known_mistakes=None):
     """Assert that a gradient matches a reference; name the likely mistake if not.
 
@@ -172,38 +157,38 @@ def expect_grad(actual, expected, name="the gradient", *, atol=1e-5, rtol=1e-4, 
     _diagnose_value(actual, expected, name, atol, rtol, known_mistakes, is_grad=True)
 
 
-@_guarded
+@_reported
 def expect_close(actual, expected, name="the result", *, atol=1e-5, rtol=1e-4, known_mistakes=None):
     """Assert that a tensor value matches a reference, with the same diagnostics."""
     __tracebackhide__ = True
     _diagnose_value(actual, expected, name, atol, rtol, known_mistakes, is_grad=False)
 
 
-@_guarded
+@_reported
 def expect_equal(actual, expected, name="the answer", hint=None):
     """Assert exact equality of plain Python values (answers to predict-then-run questions)."""
     __tracebackhide__ = True
     actual = _plain_data(actual, name)
-    if actual == expected and _type(actual) == _type(expected):
+    if actual == expected and type(actual) == type(expected):
         return
-    message = f"{name} is {_repr(actual)}, expected {_repr(expected)}."
+    message = f"{name} is {repr(actual)}, expected {repr(expected)}."
     raise _Fail(message + (f" {hint}" if hint else ""))
 
 
-@_guarded
+@_reported
 def expect(condition, message):
     """Assert a condition with a message written for the student."""
     __tracebackhide__ = True
-    if _isinstance(condition, _Tensor):
+    if isinstance(condition, torch.Tensor):
         condition = _plain_tensor(condition, "the condition")
-    elif _type(condition) not in (bool, _numpy_bool):
+    elif type(condition) not in (bool, numpy.bool_):
         raise _Fail(f"{message} (the check got a {probes.type_name(condition)}, not True or False)")
-    if not _bool(condition):
+    if not bool(condition):
         raise _Fail(message)
 
 
 def _is_number(value):
-    return _isinstance(value, _Real) and not _isinstance(value, _bool)
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _words(text):
@@ -213,13 +198,13 @@ def _words(text):
 def same_answer(actual, expected):
     """Whether a prediction gives the expected answer: a number by its value (2.0 answers 2), True and
     False only as themselves (1 does not answer a yes/no question), words ignoring case and quotes."""
-    if _isinstance(expected, _bool):
-        return _isinstance(actual, _bool) and actual == expected
+    if isinstance(expected, bool):
+        return isinstance(actual, bool) and actual == expected
     if _is_number(expected):
-        return _is_number(actual) and _abs(actual - expected) <= 1e-9 * _max(1.0, _abs(expected))
-    if _isinstance(expected, _str):
-        return _isinstance(actual, _str) and _words(actual) == _words(expected)
-    return _type(actual) == _type(expected) and actual == expected
+        return _is_number(actual) and abs(actual - expected) <= 1e-9 * max(1.0, abs(expected))
+    if isinstance(expected, str):
+        return isinstance(actual, str) and _words(actual) == _words(expected)
+    return type(actual) == type(expected) and actual == expected
 
 
 def _answer_form_problem(key, actual, kind):
@@ -227,43 +212,43 @@ def _answer_form_problem(key, actual, kind):
     number), or a tuple of the answers the question offers."""
     if actual is ...:
         return f"The entry for {key!r} is still ... (fill in your prediction)."
-    if kind is _bool and not _isinstance(actual, _bool):
-        return f"The entry for {key!r} should be True or False (a yes/no question), got {_repr(actual)}."
-    if kind is _float and not _is_number(actual):
-        return f"The entry for {key!r} should be a number, got {_repr(actual)}."
-    if _isinstance(kind, tuple) and not _any(same_answer(actual, option) for option in kind):
-        offered = " or ".join(_repr(option) for option in kind)
-        return f"The entry for {key!r} should be {offered}, got {_repr(actual)}."
+    if kind is bool and not isinstance(actual, bool):
+        return f"The entry for {key!r} should be True or False (a yes/no question), got {repr(actual)}."
+    if kind is float and not _is_number(actual):
+        return f"The entry for {key!r} should be a number, got {repr(actual)}."
+    if isinstance(kind, tuple) and not any(same_answer(actual, option) for option in kind):
+        offered = " or ".join(repr(option) for option in kind)
+        return f"The entry for {key!r} should be {offered}, got {repr(actual)}."
     return None
 
 
-@_guarded
+@_reported
 def expect_prediction_form(answers, kinds, name="predictions"):
     """Check that every prediction is recorded, in the form its question asks for, without saying whether
     it is right: visible tests check this, hidden tests grade the answers as they were recorded.
 
     kinds maps each key to bool (True or False), float (a number) or a tuple of the answers offered."""
     __tracebackhide__ = True
-    if _type(answers) is not dict:
-        raise _Fail(f"{name} should be a dict, got {_type(answers).__name__}.")
+    if type(answers) is not dict:
+        raise _Fail(f"{name} should be a dict, got {type(answers).__name__}.")
     missing = [key for key in kinds if key not in answers]
     if missing:
-        raise _Fail(f"{name} has no entry for {', '.join(_repr(key) for key in missing)}; keep every key it started with.")
+        raise _Fail(f"{name} has no entry for {', '.join(repr(key) for key in missing)}; keep every key it started with.")
     unknown = [key for key in answers if key not in kinds]
     if unknown:
-        raise _Fail(f"{name} has entries no question asks about: {', '.join(_repr(key) for key in unknown)}.")
+        raise _Fail(f"{name} has entries no question asks about: {', '.join(repr(key) for key in unknown)}.")
     for key, kind in kinds.items():
         problem = _answer_form_problem(key, _plain_data(answers[key], f"the entry for {key!r}"), kind)
         if problem:
             raise _Fail(problem)
 
 
-@_guarded
+@_reported
 def expect_answer(answers, key, expected, hint=None):
     """Check one entry of a dict of predictions, naming the entry that is wrong."""
     __tracebackhide__ = True
-    if _type(answers) is not dict:
-        raise _Fail(f"The answers should be a dict, got {_type(answers).__name__}.")
+    if type(answers) is not dict:
+        raise _Fail(f"The answers should be a dict, got {type(answers).__name__}.")
     if key not in answers:
         raise _Fail(f"The answers have no entry for {key!r}.")
     if answers[key] is ...:
@@ -271,16 +256,16 @@ def expect_answer(answers, key, expected, hint=None):
     actual = _plain_data(answers[key], f"the entry for {key!r}")
     if same_answer(actual, expected):
         return
-    if _isinstance(expected, _bool) and _is_number(actual):
-        message = f"The entry for {key!r} is {_repr(actual)}: this is a yes/no question, answer True or False."
-    elif _is_number(expected) and _isinstance(actual, _bool):
-        message = f"The entry for {key!r} is {_repr(actual)}: this question asks for a number."
+    if isinstance(expected, bool) and _is_number(actual):
+        message = f"The entry for {key!r} is {repr(actual)}: this is a yes/no question, answer True or False."
+    elif _is_number(expected) and isinstance(actual, bool):
+        message = f"The entry for {key!r} is {repr(actual)}: this question asks for a number."
     else:
-        message = f"The entry for {key!r} is {_repr(actual)}, which is not what happens."
+        message = f"The entry for {key!r} is {repr(actual)}, which is not what happens."
     raise _Fail(message + (f" {hint}" if hint else ""))
 
 
-@_guarded
+@_reported
 def expect_gradcheck(function, inputs, name="the function", *, double_backward=False):
     """Compare a function's backward with finite differences in float64 (and its double backward).
 
@@ -289,9 +274,9 @@ def expect_gradcheck(function, inputs, name="the function", *, double_backward=F
     __tracebackhide__ = True
     inputs = tuple(inputs)
     for i, tensor in enumerate(inputs):
-        if _isinstance(tensor, _Tensor) and tensor.is_floating_point() and tensor.dtype != _float64:
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and tensor.dtype != torch.float64:
             raise _Fail(f"gradcheck input {i} is {tensor.dtype}; finite differences need float64.")
-    if _type(function) is probes.Ref or _type(function) is probes._RemoteMethod:
+    if type(function) is probes.Ref or type(function) is probes._RemoteMethod:
         remote = _Held(function)
 
         def function(*args):
@@ -300,14 +285,14 @@ def expect_gradcheck(function, inputs, name="the function", *, double_backward=F
         torch.autograd.gradcheck(function, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True)
     except probes.StudentError:
         raise
-    except _Exception as error:
+    except Exception as error:
         raise _Fail(f"gradcheck failed for {name}: backward disagrees with finite differences.\n{error}") from None
     if double_backward:
         try:
             torch.autograd.gradgradcheck(function, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True)
         except probes.StudentError:
             raise
-        except _Exception as error:
+        except Exception as error:
             raise _Fail(
                 f"gradgradcheck failed for {name}: its backward is not itself differentiable "
                 f"(is it decorated with once_differentiable, or does it leave the graph?).\n{error}"
@@ -327,11 +312,11 @@ class _KernelFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, remote, count, *inputs):
-        sent = [probes.kernel.send(x.detach().requires_grad_(needs)) if _isinstance(x, _Tensor) else x
+        sent = [probes.kernel.send(x.detach().requires_grad_(needs)) if isinstance(x, torch.Tensor) else x
                 for x, needs in zip(inputs, ctx.needs_input_grad[2:])]
         out = remote.items[0](*sent)
         ctx.kernel_inputs, ctx.kernel_output = sent, out
-        ctx.save_for_backward(*[x for x in inputs if _isinstance(x, _Tensor)])
+        ctx.save_for_backward(*[x for x in inputs if isinstance(x, torch.Tensor)])
         return _plain_tensor(out, "the output").clone()
 
     @staticmethod
@@ -347,7 +332,7 @@ class _KernelVJP(torch.autograd.Function):
     def forward(ctx, held, grad_output, *inputs):
         output, kernel_inputs = held.items
         kernel_torch = probes.kernel.torch
-        wanted = [x for x in kernel_inputs if _type(x) is probes.Ref and x.requires_grad]
+        wanted = [x for x in kernel_inputs if type(x) is probes.Ref and x.requires_grad]
         sent_grad = probes.kernel.send(grad_output.detach().requires_grad_(True))
         grads = kernel_torch.autograd.grad(output, wanted, sent_grad, create_graph=True, allow_unused=True)
         by_input = dict(zip(map(id, wanted), grads))
@@ -360,17 +345,17 @@ class _KernelVJP(torch.autograd.Function):
     def backward(ctx, *grad_grads):
         results, kernel_inputs, sent_grad = ctx.kernel
         pairs = [(r, probes.kernel.send(g.detach())) for r, g in zip(results, grad_grads) if r is not None and r.requires_grad]
-        wrt = [x for x in kernel_inputs if _type(x) is probes.Ref and x.requires_grad] + [sent_grad]
+        wrt = [x for x in kernel_inputs if type(x) is probes.Ref and x.requires_grad] + [sent_grad]
         if not pairs:
             return (None, None, *[None] * len(kernel_inputs))
         second = probes.kernel.torch.autograd.grad([r for r, _ in pairs], wrt, [g for _, g in pairs],
                                                    allow_unused=True, retain_graph=True)
         by_input = dict(zip(map(id, wrt), second))
         value = lambda ref: None if by_input.get(id(ref)) is None else _plain_tensor(by_input[id(ref)], "a gradient")
-        return (None, value(sent_grad), *[value(x) if _type(x) is probes.Ref else None for x in kernel_inputs])
+        return (None, value(sent_grad), *[value(x) if type(x) is probes.Ref else None for x in kernel_inputs])
 
 
-@_guarded
+@_reported
 def expect_function_in_graph(output, function_class, name="the output"):
     """Assert that ``output`` was produced by ``function_class.apply``, not by plain torch ops."""
     __tracebackhide__ = True
@@ -385,7 +370,7 @@ def expect_function_in_graph(output, function_class, name="the output"):
         )
 
 
-@_guarded
+@_reported
 def expect_raises(error_type, action, name="this call"):
     """Assert that ``action()`` raises ``error_type``."""
     __tracebackhide__ = True
@@ -393,6 +378,6 @@ def expect_raises(error_type, action, name="this call"):
         action()
     except error_type:
         return
-    except _Exception as error:
-        raise _Fail(f"{name} raised {_type(error).__name__} ({error}); expected {error_type.__name__}.") from None
+    except Exception as error:
+        raise _Fail(f"{name} raised {type(error).__name__} ({error}); expected {error_type.__name__}.") from None
     raise _Fail(f"{name} should raise {error_type.__name__}, but it did not.")

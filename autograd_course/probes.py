@@ -34,11 +34,9 @@ import binascii
 import builtins
 import json
 import math
-import operator
 import re
 import select
 import types
-import weakref
 
 import numpy
 import torch
@@ -396,6 +394,8 @@ class Ref:
     # -- numpy and torch hand their functions over when a Ref is among the arguments
     def __array__(self, dtype=None, copy=None):
         plain = self.__value()
+        if type(plain) is Ref:      # a handle on an object that is no tensor or array: numpy.asarray would recurse
+            raise TypeError(f"{self._Ref__path} is a {type_name(plain)}, not an array")
         array = plain.numpy() if isinstance(plain, torch.Tensor) else numpy.asarray(plain)
         return array.astype(dtype) if dtype is not None else array
 
@@ -801,8 +801,8 @@ class RemoteSession:
                     "data": base64.b64encode(_tensor_bytes(plain)).decode(), "requires_grad": bool(obj.requires_grad),
                     "parameter": isinstance(obj, torch.nn.Parameter)}
         if isinstance(obj, numpy.ndarray):
-            plain = numpy.ascontiguousarray(obj)
-            return {"$": "ndarray", "dtype": plain.dtype.name, "shape": list(plain.shape),
+            plain = numpy.ascontiguousarray(obj)       # ndim >= 1: the shape sent is obj's own
+            return {"$": "ndarray", "dtype": plain.dtype.name, "shape": list(obj.shape),
                     "data": base64.b64encode(plain.tobytes()).decode()}
         if isinstance(obj, numpy.generic):
             return self.encode(obj.item(), keep_grad, depth)
@@ -928,7 +928,30 @@ def _tensor_methods():
     return _TENSOR_METHODS
 
 
+def _route_where_to_the_kernel():
+    """torch.where(cond, handle, 0.0) crashes torch's argument parser (a handle claims torch.Tensor as its
+    __class__, and the Scalar overload reads it as one) before __torch_function__ is asked: in the judge,
+    torch.where with a handle among its arguments goes to the kernel first."""
+    original = torch.where
+    if getattr(original, "routes_handles", False):
+        return
+    names = _qualified_names()
+
+    def where(*args, **kwargs):
+        try:
+            session = _session_of(args, kwargs)
+        except TypeError:          # no handle: the judge's own tensors
+            return original(*args, **kwargs)
+        return session.call_by_name(original, args, kwargs)
+
+    where.routes_handles = True
+    names[id(where)] = names.get(id(original), "torch.where")
+    torch.where = where
+
+
 def install(session):
     """Run the next test cells against ``session`` (the judge), or in this process again with None."""
     global _session
+    if session is not None:
+        _route_where_to_the_kernel()
     _session = session

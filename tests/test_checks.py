@@ -1,7 +1,5 @@
 """The checks' diagnostic messages, the tamper guard, graph drawing, and the generated data sets."""
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -59,27 +57,6 @@ def test_answers_and_graph_membership():
     assert "not by Double" in message(lambda: ck.expect_function_in_graph(2 * x, Double))
     ck.expect_gradcheck(Double.apply, (torch.randn(3, dtype=torch.float64, requires_grad=True),))
     assert "float64" in message(lambda: ck.expect_gradcheck(Double.apply, (torch.randn(3, requires_grad=True),)))
-
-
-def test_patches_are_undone_before_each_check():
-    original = torch.allclose
-    try:
-        torch.allclose = lambda *args, **kwargs: True
-        torch.Tensor.extra_method = lambda self: None
-        assert "wrong sign" in message(lambda: ck.expect_grad(-EXPECTED, EXPECTED, "x.grad"))
-        assert torch.allclose is original and not hasattr(torch.Tensor, "extra_method")
-    finally:
-        torch.allclose = original
-    with pytest.raises(AttributeError, match="read-only"):
-        ck.expect_grad = lambda *args, **kwargs: None
-
-
-def test_patching_before_the_setup_cell_is_caught():
-    code = ("import torch\ntorch.allclose = lambda *a, **k: True\n"
-            "from autograd_course import checks\n"
-            "try:\n    checks.expect(True, 'x')\nexcept AssertionError as e:\n    print(e)\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "changed before the course setup cell ran (torch.allclose replaced)" in result.stdout
 
 
 def test_torchviz_renders_with_graphviz():

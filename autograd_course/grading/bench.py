@@ -14,13 +14,15 @@ usage: python -m autograd_course.grading.bench [--repeats 3] [--grading-repeats 
    - plain serial `nbgrader autograde` per assignment, for the speed-up.
    ``grading.overhead_vs_execution`` = (make grade seconds per notebook x workers) /
    (plain execution seconds per notebook); 1.0 would be the notebooks' own cost.
+   ``grading.judge_share_of_worker_time``: of the workers' time in make grade, the part the judge
+   spent deciding tests (grading-summary.txt's "Workers' time" line).
 Figures are medians; the machine is shared, so compare ratios within one run.
 """
 
 import argparse
 import json
 import os
-import resource
+import re
 import statistics
 import subprocess
 import sys
@@ -32,6 +34,7 @@ import nbformat
 
 from .course import REPOSITORY, assignments, nbgrader
 from .demo import build
+from .contained import Contained
 from .grade import find_submissions, precheck
 
 
@@ -77,17 +80,26 @@ def measure_floor(repeats):
 
 def _graded_notebooks(course):
     """The submitted notebooks that make grade grades (the broken ones are turned away first)."""
-    return [course / "submitted" / student / assignment / f"{assignment}.ipynb"
-            for student, assignment in find_submissions(course, assignments(course))
-            if not precheck(course, student, assignment)[0]]
+    with Contained() as contained:
+        return [course / "submitted" / student / assignment / f"{assignment}.ipynb"
+                for student, assignment in find_submissions(course, assignments(course))
+                if not precheck(course, student, assignment, contained)[0]]
+
+
+JUDGE_LINE = re.compile(r"Workers' time: ([\d.]+) s for \d+ notebook\(s\), of which the judge ([\d.]+) s deciding")
 
 
 def _make_grade_seconds(course, jobs, sandboxed):
+    """(wall seconds of make grade, the judge's share of the workers' time, from grading-summary.txt)."""
     command = [sys.executable, "-m", "autograd_course.grading.grade", "--course", str(course), "--jobs", str(jobs),
                "--regrade"] + ([] if sandboxed else ["--no-sandbox"])
     start = time.perf_counter()
     subprocess.run(command, capture_output=True, text=True)   # exit 1: the demo has two broken files
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    found = JUDGE_LINE.search((Path(course) / "grading-summary.txt").read_text())
+    if not found:
+        raise SystemExit(f"make grade wrote no workers' time to {course}/grading-summary.txt: did it run?")
+    return seconds, float(found[2]) / float(found[1])
 
 
 def _grading_run(tmp, jobs):
@@ -96,8 +108,8 @@ def _grading_run(tmp, jobs):
     course = build(tmp / "plain")
     notebooks = _graded_notebooks(course)
     plain = sum(_execute_in_child(path, allow_errors=True)[0] for path in notebooks)
-    sandboxed = _make_grade_seconds(build(tmp / "sandboxed"), jobs, True)
-    unsandboxed = _make_grade_seconds(build(tmp / "unsandboxed"), jobs, False)
+    sandboxed, judge_share = _make_grade_seconds(build(tmp / "sandboxed"), jobs, True)
+    unsandboxed, _ = _make_grade_seconds(build(tmp / "unsandboxed"), jobs, False)
     serial_course = build(tmp / "serial")
     start = time.perf_counter()
     for assignment in assignments(serial_course):
@@ -105,7 +117,7 @@ def _grading_run(tmp, jobs):
     serial = time.perf_counter() - start
     count = len(notebooks)
     return {"notebooks": count, "plain": plain / count, "make_grade": sandboxed / count,
-            "no_sandbox": unsandboxed / count, "serial_nbgrader": serial / count}
+            "no_sandbox": unsandboxed / count, "serial_nbgrader": serial / count, "judge_share": judge_share}
 
 
 def measure_grading(jobs, repeats):
@@ -126,6 +138,7 @@ def measure_grading(jobs, repeats):
         "overhead_vs_execution": statistics.median(run["make_grade"] * jobs / run["plain"] for run in runs),
         "sandbox_cost": statistics.median(run["make_grade"] / run["no_sandbox"] for run in runs),
         "speedup_over_serial_nbgrader": statistics.median(run["serial_nbgrader"] / run["make_grade"] for run in runs),
+        "judge_share_of_worker_time": median["judge_share"],
     }
 
 
@@ -153,6 +166,7 @@ def main(argv=None):
           f"(make grade x {args.jobs} workers / plain execution; budget 1.15)")
     print(f"  sandbox cost:                       {grading['sandbox_cost']:.2f}x (budget 1.10)")
     print(f"  speed-up over serial nbgrader:      {grading['speedup_over_serial_nbgrader']:.2f}x")
+    print(f"  the judge's share of workers' time: {100 * grading['judge_share_of_worker_time']:.1f}%")
     results = {"notebooks": notebooks, "course_seconds": total, "floor_seconds": floor, "grading": grading,
                "cpus": os.cpu_count(), "repeats": args.repeats,
                "grading_repeats": args.grading_repeats}

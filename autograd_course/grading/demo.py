@@ -31,11 +31,13 @@ def partly_answered(solution, student_version):
     return student_version
 
 
-def build(course, db_url=None):
-    """The demo course folder; ``db_url`` puts its gradebook in another database (e.g. PostgreSQL)."""
+def build(course, db_url=None, ids=None):
+    """The demo course folder; ``db_url`` puts its gradebook in another database (e.g. PostgreSQL), ``ids``
+    keeps only those assignments (default: all)."""
     course = Path(course)
     shutil.rmtree(course, ignore_errors=True)
-    shutil.copytree(REPOSITORY / "solutions", course / "solutions")
+    for assignment in ids or assignments(REPOSITORY):
+        shutil.copytree(REPOSITORY / "solutions" / assignment, course / "solutions" / assignment)
     shutil.copy(REPOSITORY / "nbgrader_config.py", course)
     if db_url:
         with open(course / "nbgrader_config.py", "a") as config:

@@ -26,6 +26,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .submission import write_files
+
 # Outputs kept per cell and per notebook; past them a print loop fills the worker's memory.
 MAX_CELL_OUTPUT_BYTES = 1 << 20
 MAX_NOTEBOOK_OUTPUT_BYTES = 16 << 20
@@ -62,7 +64,7 @@ class Result:
     notes: list = field(default_factory=list)
     verdicts: dict = field(default_factory=dict)   # test grade_id -> the judge's verdict
     seconds: float = 0.0
-    judge_seconds: float = 0.0           # of which the judge ran tests
+    judge_seconds: float = 0.0           # the judge's own CPU time on its tests
 
 
 class JudgeFailed(Exception):
@@ -150,6 +152,8 @@ def _judged_execute_class():
             super().reset_execution_trackers()
             self.output_bytes = {}
             self.dropped_output = set()
+            self.ended_processes = {}
+            self.timed_out_tests = set()
 
         def output(self, outs, msg, display_id, cell_index):
             size = len(json.dumps(msg.get("content", {}), default=str))
@@ -161,12 +165,18 @@ def _judged_execute_class():
             return super().output(outs, msg, display_id, cell_index)
 
         def preprocess_cell(self, cell, resources, index):
-            if not _is_test_cell(cell) or self.judge is None:
-                return super().preprocess_cell(cell, resources, index)
-            from jupyter_core.utils import run_sync
+            try:
+                if not _is_test_cell(cell) or self.judge is None:
+                    return super().preprocess_cell(cell, resources, index)
+                from jupyter_core.utils import run_sync
 
-            cell = run_sync(self.judge_cell)(cell, index)
-            return cell, self.resources
+                cell = run_sync(self.judge_cell)(cell, index)
+                return cell, self.resources
+            finally:
+                # What a cell started and left running (a fork bomb) ends with the cell.
+                ended = getattr(self.km, "end_stray_processes", lambda: 0)()
+                if ended:
+                    self.ended_processes[index] = ended
 
         async def judge_cell(self, cell, index):
             grade_id = cell.metadata["nbgrader"]["grade_id"]
@@ -178,14 +188,16 @@ def _judged_execute_class():
             msg_id = self.kc.execute(SERVE, silent=True, store_history=False, allow_stdin=False, stop_on_error=False)
             reply_task = asyncio.ensure_future(self._serve_reply(msg_id))
             try:
-                await self._settle(verdict_task, reply_task, timeout)
+                if await self._settle(verdict_task, reply_task, timeout):
+                    self.timed_out_tests.add(index)
             finally:
                 for task in (verdict_task, reply_task):
                     if not task.done():
                         task.cancel()
             verdict = verdict_task.result()
             self.verdicts[grade_id] = {key: verdict.get(key) for key in ("passed", "ename", "evalue", "round_trips")}
-            self.judge_seconds += time.perf_counter() - start
+            self.verdicts[grade_id]["seconds"] = time.perf_counter() - start
+            self.judge_seconds += verdict.get("cpu_seconds") or 0.0
             cell.outputs = []
             if verdict.get("stdout"):
                 cell.outputs.append(NotebookNode(output_type="stream", name="stdout", text=verdict["stdout"]))
@@ -208,9 +220,11 @@ def _judged_execute_class():
                     return msg
 
         async def _settle(self, verdict_task, reply_task, timeout):
-            """Both the verdict and the kernel's return from the probe server, within the cell's time limit."""
+            """Both the verdict and the kernel's return from the probe server, within the cell's time limit;
+            return whether the test ran past that limit."""
             done, _ = await asyncio.wait({verdict_task, reply_task}, timeout=timeout,
                                          return_when=asyncio.FIRST_COMPLETED)
+            timed_out = not done
             if not done:                 # the student's code is still running: interrupt it (a KeyboardInterrupt)
                 await self._interrupt()
                 done, _ = await asyncio.wait({verdict_task}, timeout=GRACE_SECONDS)
@@ -232,6 +246,7 @@ def _judged_execute_class():
                     await asyncio.wait({reply_task}, timeout=GRACE_SECONDS)
             if reply_task.done() and isinstance(reply_task.exception(), DeadKernelError):
                 raise reply_task.exception()
+            return timed_out
 
         async def _interrupt(self):
             try:
@@ -264,18 +279,6 @@ def _shut_down(km):
         run_sync(km.shutdown_kernel)(now=True)
     except Exception:  # already dead, or its process gone: make sure, then move on
         _kill(km, threading.Event())
-
-
-def _write_files(folder, files, notebook_name, notebook):
-    folder.mkdir(parents=True)
-    for relative, data in files.items():
-        target = (folder / relative).resolve()
-        if target.is_relative_to(folder.resolve()):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-    (folder / notebook_name).write_text(notebook)
-    for path in [folder, *folder.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def dask_setup(worker):
@@ -314,7 +317,7 @@ def run_job(job):
     with tempfile.TemporaryDirectory(prefix="grading-") as tmp:
         tmp = Path(tmp)
         tmp.chmod(0o755)
-        _write_files(tmp / "submission", job.files, f"{job.assignment}.ipynb", job.notebook)
+        write_files(tmp / "submission", {**job.files, f"{job.assignment}.ipynb": job.notebook.encode()})
         kernel_name = nb.metadata.get("kernelspec", {}).get("name", "python3")
         if job.sandbox:
             km = sandbox.kernel_manager(tmp, sandbox.Limits(**job.limits), kernel_name, probe_fd=kernel_end.fileno())
@@ -348,6 +351,11 @@ def run_job(job):
             else:
                 first_line = (str(error).splitlines() or [""])[0][:300]
                 result.error = f"the notebook could not be run: {type(error).__name__}: {first_line}"
+            if result.error and set(job.tests) <= set(executor.verdicts):
+                # Every test was decided before the kernel was lost: the verdicts stand, the rest is a note.
+                result.notes.append(f"after the last test, {result.error[0].lower()}{result.error[1:]}; "
+                                    "the tests' verdicts stand")
+                result.error = ""
         finally:
             watchdog.cancel()
             try:
@@ -365,6 +373,10 @@ def run_job(job):
     if not result.error:
         for index in sorted(executor.dropped_output):
             result.notes.append(f"cell {index} printed more than the grader keeps; the rest was dropped")
+        for index in sorted(executor.timed_out_tests):
+            result.notes.append(f"cell {index} stopped at the per-cell time limit")
+        for index, count in sorted(executor.ended_processes.items()):
+            result.notes.append(f"suspicious: cell {index} left {count} process(es) running; they were ended")
         result.notebook = nbformat.writes(nb)
     result.seconds = time.perf_counter() - start
     return result

@@ -7,18 +7,21 @@ One coordinator, many workers.  The coordinator is the only writer of the
 gradebook (SQLite by default, or whatever ``c.CourseDirectory.db_url`` names,
 e.g. PostgreSQL), of autograded/, feedback/, grades.csv and
 grading-summary.txt.  For each submission it
-1. checks the file (present, valid JSON, a readable notebook with nbgrader's
-   metadata) and reads the student's code for suspicious constructs (scan.py);
+1. reads the folder without following links or opening devices (submission.py),
+   and has a child process with time and memory limits (contained.py) check the
+   notebook (UTF-8 JSON of bounded depth, a valid notebook with nbgrader's
+   metadata) and read the student's code for suspicious constructs (scan.py);
 2. runs nbgrader's own sanitizing preprocessors against the gradebook: outputs
    cleared, test cells and locked cells restored from the gradebook, missing
    ones added back; then it puts the course's setup cell first;
-3. hands the prepared notebook to a worker (execute.py), which runs it in a
-   fresh, sandboxed kernel and returns the executed notebook with the evidence
-   of which tests ran;
+3. hands the prepared notebook and the tests' sources to a worker (execute.py),
+   which runs it in a fresh, sandboxed kernel while its judge (judge.py) decides
+   each test cell, and returns the executed notebook with the judge's verdicts
+   as the test cells' outputs;
 4. runs nbgrader's autograding preprocessors on the result (scores into the
    gradebook, late penalties) and writes the autograded notebook;
-5. writes that student's feedback with nbgrader's GenerateFeedback, while the
-   workers go on with the rest of the class.
+5. has the child process write that student's feedback with nbgrader's
+   GenerateFeedback, while the workers go on with the rest of the class.
 Workers are long-lived processes, one per core (a ``distributed.LocalCluster``,
 started in the background while the first submissions are prepared),
 or the workers of an existing Dask cluster (``--scheduler``): no nbgrader
@@ -35,7 +38,7 @@ says so at the top).  Exit status: 0 when every submission was graded, 1 otherwi
 
 import argparse
 import csv
-import json
+import os
 import shutil
 import sys
 import time
@@ -48,7 +51,8 @@ from pathlib import Path
 from . import sandbox
 from .course import assignments
 from .execute import DEADLINE_SECONDS, Job, run_job
-from .scan import scan_notebook
+from .contained import Contained, StepFailed
+from .submission import read_folder, write_files
 
 CSV_FIELDS = ["assignment", "student", "status", "score", "max_score", "reason", "notes"]
 NO_SANDBOX_WARNING = ("WARNING: graded WITHOUT the sandbox (--no-sandbox): student code ran with the grader's "
@@ -70,6 +74,8 @@ class Outcome:
     max_score: float = None
     seconds: float = 0.0
     regraded: bool = True
+    worker_seconds: float = 0.0     # the worker's time on it (kernel and judge)
+    judge_seconds: float = 0.0      # the judge's own CPU time on its tests
 
 
 @dataclass
@@ -113,12 +119,16 @@ def load_course(root):
 
 
 def find_submissions(course, ids):
-    """(student, assignment) for every submitted/<student>/<assignment>/ folder."""
+    """(student, assignment) for every submitted/<student>/<assignment>/ entry.
+
+    Entries that are links or files rather than folders are listed too: reading them is refused, and the
+    submission is reported as not graded with that reason, rather than skipped silently."""
     root = Path(course) / "submitted"
     if not root.is_dir():
         return []
-    return sorted((student.name, assignment) for student in root.iterdir() if student.is_dir()
-                  for assignment in ids if (student / assignment).is_dir())
+    return sorted((student.name, assignment) for student in root.iterdir()
+                  if student.is_dir() or student.is_symlink()
+                  for assignment in ids if os.path.lexists(student / assignment))
 
 
 def _released_notebook(course, assignment):
@@ -129,52 +139,42 @@ def _released_notebook(course, assignment):
     return nbformat.read(str(released), as_version=4) if released.exists() else None
 
 
-def _released_sources(course, assignment):
+def released_sources(course, assignment):
     """Code the course itself wrote in the student version: the scan skips cells left as released."""
     nb = _released_notebook(course, assignment)
     return {cell.source for cell in nb.cells if cell.cell_type == "code"} if nb else set()
 
 
-def precheck(course, student, assignment):
-    """Read the submission; return (reason it cannot be graded or '', notes)."""
-    import nbformat
+def precheck(course, student, assignment, contained):
+    """Read the submission as hostile input; return (reason it cannot be graded or '', notes, Snapshot).
 
-    folder = Path(course) / "submitted" / student / assignment
-    path = folder / f"{assignment}.ipynb"
-    if not path.exists():
-        others = sorted(p.name for p in folder.glob("*.ipynb"))
+    The folder is read without following links (submission.py); the notebook is parsed and scanned in
+    ``contained``, the coordinator's child process with a time and memory limit (contained.py)."""
+    snapshot = read_folder(Path(course) / "submitted" / student / assignment, f"{assignment}.ipynb")
+    if snapshot.problem:
+        return snapshot.problem, [f"suspicious: {snapshot.problem}"], snapshot
+    notes = [f"suspicious: refused to read {entry}" for entry in snapshot.refused]
+    if snapshot.notebook is None:
+        refused = [entry for entry in snapshot.refused if entry.startswith(f"{assignment}.ipynb ")]
+        if refused:
+            return f"the notebook could not be read: {refused[0]}", notes, snapshot
+        others = sorted(snapshot.other_notebooks)
         found = f" (found {', '.join(others)}: the file must be named {assignment}.ipynb)" if others else ""
-        return f"missing notebook {assignment}.ipynb{found}", []
+        return f"missing notebook {assignment}.ipynb{found}", notes, snapshot
     try:
-        text = path.read_text(encoding="utf-8")
-        json.loads(text)
-    except (ValueError, UnicodeDecodeError) as error:
-        return f"not a notebook: the file is not valid JSON ({error})", []
-    try:
-        nb = nbformat.reads(text, as_version=4)
-        nbformat.validate(nb)
-    except Exception as error:  # nbformat raises several types for a malformed notebook
-        return f"not a notebook: {str(error).splitlines()[0][:200]}", []
-    if not any("nbgrader" in cell.get("metadata", {}) for cell in nb.cells):
-        # nbgrader cannot match such a notebook to its cells (it fails inside add_missing_cells).
-        return ("nbgrader metadata was removed from every cell (an editor or a tool stripped it): "
-                "copy the answers into the released notebook and submit that"), []
-    notes = [f"suspicious: cell {index} {what}"
-             for index, what in scan_notebook(nb, known_sources=_released_sources(course, assignment))]
-    return "", notes
+        reason, found = contained.run("inspect", snapshot.notebook, course=str(course), assignment=assignment)
+    except StepFailed as failure:
+        return f"the notebook could not be read: {failure}", notes, snapshot
+    return reason, notes + found, snapshot
 
 
 def _autograded_path(course, student, assignment):
     return Path(course) / "autograded" / student / assignment / f"{assignment}.ipynb"
 
 
-def _up_to_date(course, student, assignment):
+def _up_to_date(course, student, assignment, snapshot):
     graded = _autograded_path(course, student, assignment)
-    if not graded.exists():
-        return False
-    submitted = Path(course) / "submitted" / student / assignment
-    newest = max(p.stat().st_mtime for p in submitted.rglob("*") if p.is_file())
-    return graded.stat().st_mtime >= newest
+    return graded.exists() and graded.stat().st_mtime >= snapshot.newest
 
 
 def _timeouts(nb):
@@ -286,32 +286,43 @@ def _restore_metadata(nb, course, assignment):
     return notes
 
 
-def prepare(course, student, assignment, sandboxed, limits):
-    """Gradebook bookkeeping and nbgrader's sanitizing; return (Job, notes)."""
+def _timestamp(snapshot):
+    """The submission's timestamp.txt as nbgrader reads it, from the snapshot (nbgrader's own reader opens the
+    path, links and devices included); None when there is none."""
+    from nbgrader.utils import parse_utc
+
+    text = snapshot.files.get("timestamp.txt", b"")[:200].decode("utf-8", "replace").strip()
+    if not text:
+        return None
+    try:
+        return parse_utc(text)
+    except ValueError:
+        raise ValueError(f"timestamp.txt does not hold a time: {text[:60]!r}") from None
+
+
+def prepare(course, student, assignment, snapshot, sandboxed, limits):
+    """Gradebook bookkeeping and nbgrader's sanitizing of an inspected snapshot; return (Job, notes)."""
     import nbformat
 
-    folder = course.folder("submitted", student, assignment)
     with course.gradebook() as gradebook, warnings.catch_warnings():
         # nbgrader builds a new submission's rows before adding them to its session: SQLAlchemy 2 warns that it
         # will not add them on its own, and nbgrader then adds and stores them. Not the instructor's concern.
         warnings.filterwarnings("ignore", message=r"Object of type <Submitted\w+> not in session")
         gradebook.update_or_create_student(student)
         gradebook.find_assignment(assignment)       # MissingEntry: not released on this gradebook
-        timestamp = course.coursedir.get_existing_timestamp(str(folder))
+        timestamp = _timestamp(snapshot)
         if timestamp:
             gradebook.update_or_create_submission(assignment, student, timestamp=timestamp)
         else:
             gradebook.update_or_create_submission(assignment, student)
-    nb = nbformat.read(str(folder / f"{assignment}.ipynb"), as_version=4)
+    nb = nbformat.reads(snapshot.notebook.decode("utf-8"), as_version=4)
     notes = _restore_metadata(nb, course, assignment)
     resources = _resources(course, student, assignment)
     for preprocessor in _preprocessors(course, "sanitize"):
         nb, resources = preprocessor(nb, resources)   # honours each one's `enabled`, as nbgrader's exporter does
     moved = _setup_first(nb, course, assignment)
     notes += [moved] if moved else []
-    files = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
-             if p.is_file() and p.name != f"{assignment}.ipynb" and p.stat().st_size < 16 << 20}
-    job = Job(student, assignment, nbformat.writes(nb), _test_sources(course, assignment), files,
+    job = Job(student, assignment, nbformat.writes(nb), _test_sources(course, assignment), snapshot.files,
               course.execute_config(), sandboxed, limits)
     return job, notes
 
@@ -332,11 +343,12 @@ def record(course, result):
     resources = _resources(course, result.student, result.assignment)
     for preprocessor in _preprocessors(course, "autograde"):
         nb, resources = preprocessor(nb, resources)   # honours each one's `enabled`, as nbgrader's exporter does
-    source = course.folder("submitted", result.student, result.assignment)
     target = course.folder("autograded", result.student, result.assignment)
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.ipynb"))
+    # The submitted files as read for grading (links and the like left out), not the folder as it is now.
+    snapshot = read_folder(course.folder("submitted", result.student, result.assignment), f"{result.assignment}.ipynb")
+    write_files(target, {name: data for name, data in snapshot.files.items() if not name.endswith(".ipynb")})
     nbformat.write(nb, str(target / f"{result.assignment}.ipynb"))
     return [f"cell {index} stopped at the per-cell time limit" for index in _timeouts(nb)]
 
@@ -370,7 +382,38 @@ def _feedback_path(course, student, assignment):
     return Path(course) / "feedback" / student / assignment / f"{assignment}.html"
 
 
-def write_feedback(course, student, assignment):
+def write_feedback(course, student, assignment, contained):
+    """The feedback page of one graded submission, rendered in ``contained``; return problems.
+
+    Where rendering fails (a markdown bomb passes the time limit), the page lists the scores and
+    says that the notebook could not be shown, so the student still learns the grade."""
+    try:
+        return contained.run("feedback", course=str(course.root), student=student, assignment=assignment)
+    except StepFailed as failure:
+        write_plain_feedback(course, student, assignment, str(failure))
+        return [f"feedback for {student}/{assignment}: the notebook could not be rendered ({failure}); "
+                "its page lists the scores only"]
+
+
+def write_plain_feedback(course, student, assignment, why):
+    """A feedback page of the scores alone, from the gradebook: no student content is rendered."""
+    import html
+
+    with course.gradebook() as gradebook:
+        submission = gradebook.find_submission_notebook(assignment, assignment, student)
+        rows = [(grade.name, grade.score or 0, grade.max_score) for grade in submission.grades]
+        total, most = submission.score or 0, submission.max_score
+    body = "".join(f"<tr><td>{html.escape(name)}</td><td>{score:g}</td><td>{most_points:g}</td></tr>"
+                   for name, score, most_points in sorted(rows))
+    page = _feedback_path(course.root, student, assignment)
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(assignment)}: "
+                    f"feedback</title></head><body><h1>{html.escape(assignment)}</h1><p>Score: {total:g} / {most:g}</p>"
+                    f"<p>Your notebook could not be shown here ({html.escape(why)}); the scores of its tests are:</p>"
+                    f"<table><tr><th>test</th><th>score</th><th>out of</th></tr>{body}</table></body></html>\n")
+
+
+def generate_feedback(course, student, assignment):
     """nbgrader's GenerateFeedback for one graded submission, in this process; return problems."""
     from nbgrader.converters import GenerateFeedback
 
@@ -412,6 +455,11 @@ def write_reports(course, outcomes, problems, sandboxed=True):
         lines.append(f"{len(flagged)} suspicious, to read: "
                      + ", ".join(f"{o.student}/{o.assignment}" for o in flagged))
     lines.extend(problems)
+    ran = [o for o in outcomes if o.worker_seconds]
+    if ran:
+        worker, judge = sum(o.worker_seconds for o in ran), sum(o.judge_seconds for o in ran)
+        lines.append(f"Workers' time: {worker:.1f} s for {len(ran)} notebook(s), of which the judge "
+                     f"{judge:.1f} s deciding tests ({100 * judge / worker:.1f}%)")
     text = "\n".join(lines) + "\n"
     (course / "grading-summary.txt").write_text(text)
     return text
@@ -555,6 +603,7 @@ def grade_class(course=".", ids=None, jobs=None, regrade=False, feedback=True, q
     if own_workers:   # first: a local cluster starts while nbgrader loads
         workers = Workers(jobs or os.cpu_count() or 2, scheduler)
     outcomes, futures, problems = [], {}, []
+    contained = Contained()
     try:
         course = load_course(root)
         ids = ids or assignments(course.root)
@@ -576,14 +625,17 @@ def grade_class(course=".", ids=None, jobs=None, regrade=False, feedback=True, q
             outcome = Outcome(assignment, student)
             outcomes.append(outcome)
             start = time.perf_counter()
-            outcome.reason, outcome.notes = precheck(course.root, student, assignment)
+            try:
+                outcome.reason, outcome.notes, snapshot = precheck(course.root, student, assignment, contained)
+            except Exception as error:   # never expected: the submission is reported, the class goes on
+                outcome.reason = f"the submission could not be read: {type(error).__name__}: {error}"[:400]
             if outcome.reason:
                 outcome.status = "not graded"
-            elif not regrade and _up_to_date(course.root, student, assignment):
+            elif not regrade and _up_to_date(course.root, student, assignment, snapshot):
                 outcome.regraded = False
             else:
                 try:
-                    job, notes = prepare(course, student, assignment, sandboxed, limits)
+                    job, notes = prepare(course, student, assignment, snapshot, sandboxed, limits)
                 except Exception as error:  # nbgrader's sanitizing rejects a corrupted notebook
                     outcome.status, outcome.reason = "not graded", _reason(error)
                 else:
@@ -605,6 +657,7 @@ def grade_class(course=".", ids=None, jobs=None, regrade=False, feedback=True, q
                 if own_workers and not futures:   # the last result is here: the workers are done
                     workers.release()
             outcome.notes += [note for note in result.notes if note not in outcome.notes]
+            outcome.worker_seconds, outcome.judge_seconds = result.seconds, result.judge_seconds
             if result.error:
                 outcome.status, outcome.reason = "not graded", result.error
                 shutil.rmtree(_autograded_path(course.root, outcome.student, outcome.assignment).parent,
@@ -616,19 +669,20 @@ def grade_class(course=".", ids=None, jobs=None, regrade=False, feedback=True, q
                 outcome.status, outcome.reason = "not graded", _reason(error)
             else:
                 # Written while the workers grade the rest, rather than all at the end.
-                problems += write_feedback(course, outcome.student, outcome.assignment) if feedback else []
+                problems += write_feedback(course, outcome.student, outcome.assignment, contained) if feedback else []
             outcome.seconds = time.perf_counter() - start
         for outcome, _ in futures.values():   # never lost: reported, to be graded again
             outcome.status = "not graded"
             outcome.reason = f"no grading worker finished it within {stall:g} s (the workers stopped): grade again"
+        read_scores(course, outcomes)
+        if feedback:   # submissions graded before and unchanged keep their feedback; write what is missing
+            problems += [problem for o in outcomes if o.status == "graded" and not o.regraded
+                         and not _feedback_path(course.root, o.student, o.assignment).exists()
+                         for problem in write_feedback(course, o.student, o.assignment, contained)]
     finally:
+        contained.close()
         if own_workers:
             workers.close()
-    read_scores(course, outcomes)
-    if feedback:   # submissions graded before and unchanged keep their feedback; write what is missing
-        problems += [problem for o in outcomes if o.status == "graded" and not o.regraded
-                     and not _feedback_path(course.root, o.student, o.assignment).exists()
-                     for problem in write_feedback(course, o.student, o.assignment)]
     text = write_reports(course.root, outcomes, problems, sandboxed)
     if not quiet:
         print(text, end="")

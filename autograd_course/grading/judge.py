@@ -9,7 +9,8 @@ over the socket FD (newline-delimited JSON; the student's kernel's end of a prob
 - ``{"test": {"cell": i, "name": grade_id, "source": code}}``: run that test cell's whole source (its
   visible and hidden tests, from the gradebook) with :mod:`autograd_course.probes` talking to the
   student's kernel, which the worker has set serving at that point of the notebook.  The answer is
-  ``{"verdict": {"passed": bool, "stdout": text, "ename": ..., "evalue": ..., "round_trips": n}}``.
+  ``{"verdict": {"passed": bool, "stdout": text, "ename": ..., "evalue": ..., "round_trips": n,
+  "seconds": wall time, "cpu_seconds": the judge's own CPU time}}``.
 - ``{"abort": reason}`` while a test runs: the worker stopped it (time limit, the kernel died).
 - ``{"finish": {}}``: the submission is done.
 
@@ -117,7 +118,7 @@ class Judge:
 
     def run_test(self, test):
         probes = self.probes
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         self.tests_run += 1
         if self.probe_socket is None or self.namespace is None:
             return {"passed": False, "stdout": "", "ename": "GradingError",
@@ -149,7 +150,7 @@ class Judge:
                     pass
             self.torch.set_grad_enabled(True)
         verdict.update(stdout=stdout.getvalue()[:MAX_STDOUT], round_trips=session.round_trips,
-                       seconds=time.perf_counter() - start)
+                       seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu_start)
         return verdict
 
 

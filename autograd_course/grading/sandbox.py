@@ -14,7 +14,8 @@ Each kernel runs as ``bwrap`` around ``python -m ipykernel_launcher`` with
   own processes), a new session, a clean environment;
 - limits on address space, processes, CPU time and file size (prlimit), and, when
   the grader runs as root, an unprivileged user id of its own, so that a fork
-  bomb or a memory bomb costs that kernel alone;
+  bomb or a memory bomb costs that kernel alone; what a cell leaves running
+  (a fork bomb's processes) is ended when the cell ends;
 - one end of a socket pair the worker made, inherited as a file descriptor: the
   judge's probes travel over it (see execute.py), with no path to look up.
 The grader interrupts the kernel by message, since signals do not cross into it.
@@ -207,8 +208,29 @@ class SandboxedKernelManager(_ProbeFdMixin, AsyncKernelManager):
         finally:
             os.close(write_end)
         pid = _sandboxed_pid(read_end)
+        self.sandbox_init_pid = pid
         # The grader reaches the kernel's sockets through the sandbox's own root.
         self.ip = f"/proc/{pid}/root{SOCKETS}/kernel"
+
+    def end_stray_processes(self):
+        """Kill what the notebook's code left running in the sandbox (a fork bomb's processes); return how many.
+
+        ``sandbox_init_pid`` is the sandbox's init (bwrap's pid 1): every process of the sandbox descends from it,
+        and the kernel is its first child; orphans are handed to the init too. All but the kernel go."""
+        init = getattr(self, "sandbox_init_pid", None)
+        first = min(_children(init), key=_start_time, default=None) if init else None
+        killed = 0
+        for _ in range(100):          # a bomb forks while it is being ended: go on until none is left
+            strays = [p for p in _descendants(init) if p != first] if first else []
+            if not strays:
+                break
+            for stray in strays:
+                try:
+                    os.kill(stray, 9)
+                    killed += 1
+                except OSError:    # gone already
+                    pass
+        return killed
 
     def cleanup_ipc_files(self):
         pass       # the kernel's sockets live on its own tmpfs, gone with it
@@ -221,6 +243,31 @@ class UnsandboxedKernelManager(_ProbeFdMixin, AsyncKernelManager):
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         await super()._async_launch_kernel(kernel_cmd, **self._with_probe_fd(kw))
+
+
+def _start_time(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return float("inf")
+
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(child) for child in children.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _descendants(pid):
+    found, pending = [], _children(pid)
+    while pending:
+        child = pending.pop()
+        found.append(child)
+        pending.extend(_children(child))
+    return found
 
 
 def _sandboxed_pid(read_end, timeout=60):
