@@ -73,7 +73,7 @@ grade: setup
 # Screenshots of the browser tests' steps land in browser-results/.
 test: setup
 	rm -rf browser-results
-	$(BIN)/python -m pytest -n 3 --dist loadgroup --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
 test-browser: setup
 	rm -rf browser-results

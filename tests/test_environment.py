@@ -87,13 +87,13 @@ def test_environment_yml_installs_the_lock():
 
 
 def test_xdist_loadgroup_keeps_each_group_on_one_worker(tmp_path):
-    """`make test` runs `pytest -n 3 --dist loadgroup`: the browser tests share one JupyterLab server and one
+    """`make test` runs `pytest -n 2 --dist loadgroup`: the browser tests share one JupyterLab server and one
     site build per xdist_group, which only holds while the installed pytest and pytest-xdist group."""
     (tmp_path / "test_groups.py").write_text(
         "import pytest\n"
         "@pytest.mark.xdist_group('first')\n@pytest.mark.parametrize('i', range(4))\ndef test_first(i): pass\n"
         "@pytest.mark.xdist_group('second')\n@pytest.mark.parametrize('i', range(4))\ndef test_second(i): pass\n")
-    result = subprocess.run([sys.executable, "-m", "pytest", "-n", "3", "--dist", "loadgroup", "-v", "-p",
+    result = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-v", "-p",
                              "no:cacheprovider", "test_groups.py"], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:]
     ran = re.findall(r"\[(gw\d)\].*PASSED test_groups\.py::(test_\w+)", result.stdout)
