@@ -158,7 +158,7 @@ def precheck(course, student, assignment, contained):
         refused = [entry for entry in snapshot.refused if entry.startswith(f"{assignment}.ipynb ")]
         if refused:
             return f"the notebook could not be read: {refused[0]}", notes, snapshot
-        others = sorted(snapshot.other_notebooks)
+        others = snapshot.other_notebooks
         found = f" (found {', '.join(others)}: the file must be named {assignment}.ipynb)" if others else ""
         return f"missing notebook {assignment}.ipynb{found}", notes, snapshot
     try:

@@ -30,9 +30,13 @@ class Snapshot:
     notebook: bytes = None                       # the <assignment>.ipynb, None when missing or refused
     files: dict = field(default_factory=dict)    # the other files: relative path -> bytes
     refused: list = field(default_factory=list)  # "path (why)" for each entry not read
-    other_notebooks: list = field(default_factory=list)   # .ipynb files under another name
     newest: float = 0.0                          # the latest modification time of what was read
     problem: str = ""                            # why nothing could be read ('' when the folder was read)
+
+    @property
+    def other_notebooks(self):
+        """The .ipynb files beside the notebook under other names."""
+        return sorted(name for name in self.files if name.endswith(".ipynb") and "/" not in name)
 
 
 def _kind(mode):
@@ -119,8 +123,6 @@ def read_folder(folder, notebook_name):
                         snapshot.notebook = data
                     else:
                         snapshot.files[relative] = data
-                        if relative.endswith(".ipynb") and "/" not in relative:
-                            snapshot.other_notebooks.append(relative)
             finally:
                 os.close(directory_fd)
     finally:
