@@ -389,6 +389,10 @@ def test_cheat_gains_nothing_and_is_flagged(cheating_class, student):
         assert outcome.status == "graded", outcome.reason
         assert outcome.score == expected and outcome.max_score == TOTAL, (outcome.score, expected, outcome.notes)
     _flagged(outcome, words)
+    if student == "fork-bomb":   # one note for the processes ended, counting each once (not its zombies per cell)
+        ended = [note for note in outcome.notes if "process(es) running; they were ended" in note]
+        assert len(ended) <= 1 and all(int(re.search(r"left (\d+) process", note)[1]) <= 1024 for note in ended), \
+            outcome.notes
     _untouched(cheating_class)
 
 

@@ -6,6 +6,7 @@ course then checks re-grading, manual grades, feedback, collect and the CSV.
 """
 
 import csv
+import shutil
 import zipfile
 
 import nbformat
@@ -171,7 +172,7 @@ def test_feedback_pages_are_the_ones_nbconvert_writes(graded_class, tmp_path):
         assert str(BeautifulSoup(ours, "html.parser")) == (tmp_path / page.relative_to(course)).read_text(), page
 
 
-def test_grading_again_keeps_grades_and_manual_scores(graded_class, workers):
+def test_grading_again_keeps_grades_and_manual_scores(graded_class, workers, tmp_path):
     course, first = graded_class
     from nbgrader.api import Gradebook
 
@@ -185,9 +186,22 @@ def test_grading_again_keeps_grades_and_manual_scores(graded_class, workers):
             assert again[student].score == outcome.score + 1.0
         else:
             assert (again[student].status, again[student].score) == (outcome.status, outcome.score), student
-    regraded = {o.student: o for o in grade_class(course, [ASSIGNMENT], workers=workers, regrade=True, feedback=False, quiet=True)}
+    # Grading again by force, in a copy of the course where two students are still submitted: the manual score
+    # survives, and the grades of the students not graded this time stay stored.
+    copy = tmp_path / "course"
+    shutil.copytree(course, copy, symlinks=True)
+    kept = {"edited-test-cell", "correct"}
+    for folder in (copy / "submitted").iterdir():
+        if folder.name not in kept:
+            shutil.rmtree(folder)
+    regraded = {o.student: o for o in grade_class(copy, [ASSIGNMENT], workers=workers, regrade=True, feedback=False, quiet=True)}
+    assert set(regraded) == kept
     assert regraded["edited-test-cell"].score == first["edited-test-cell"].score + 1.0
     assert regraded["correct"].score == TOTAL
+    with Gradebook(f"sqlite:///{copy / 'gradebook.db'}") as gradebook:
+        stored = {submission.student.id: submission.score for submission in gradebook.assignment_submissions(ASSIGNMENT)}
+    graded = {student: outcome.score for student, outcome in again.items() if outcome.status == "graded"}
+    assert {student: stored.get(student) for student in graded} == graded, stored
 
 
 def test_collect_files_downloads_by_name(tmp_path):

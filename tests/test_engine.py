@@ -1,9 +1,11 @@
 """The grading engine gives the same grades wherever it runs: local workers, a Dask cluster, a PostgreSQL gradebook.
 
-The demo class (every assignment: a correct and a partly answered student, plus a file that
-is not JSON and a misnamed one) is graded on local workers; two of its assignments (the
-broken files among them) are graded again on a Dask cluster and with a PostgreSQL gradebook,
-and their grades.csv rows compared; a worker killed in the middle of a class loses no submission.
+The demo class (a correct and a partly answered student, plus a file that is not JSON and a
+misnamed one) is graded on local workers, for three of its assignments: test_grading.py grades
+every assignment's solution, stubs and single-exercise changes, which decide the demo's scores of
+the others. Two of them (the broken files among them) are graded again on a Dask cluster with a
+PostgreSQL gradebook, and their grades.csv rows compared; a worker killed in the middle of a
+class loses no submission.
 """
 
 import csv
@@ -25,6 +27,8 @@ pytestmark = pytest.mark.xdist_group("engine")
 
 # The assignments graded again elsewhere: the first (where the broken files are) and the last.
 AGAIN = ["01_graphs", "08_forward_mode_and_torch_func"]
+# The demo's assignments graded here: those, and one more for the class that loses a worker.
+GRADED = AGAIN + ["04_custom_functions"]
 
 
 def _rows(course, ids=None):
@@ -41,7 +45,7 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def locally_graded(tmp_path_factory):
-    course = demo.build(tmp_path_factory.mktemp("local") / "course")
+    course = demo.build(tmp_path_factory.mktemp("local") / "course", ids=GRADED)
     grade_class(course, jobs=2, feedback=False, quiet=True)
     return _rows(course)
 
@@ -58,29 +62,24 @@ def test_demo_class_is_graded_as_designed(locally_graded):
     assert rows[("dee", ids[0])]["status"] == "not graded" and "missing notebook" in rows[("dee", ids[0])]["reason"]
 
 
-def test_a_dask_cluster_grades_exactly_as_local_workers(locally_graded, cluster, tmp_path):
-    course = demo.build(tmp_path / "course", ids=AGAIN)
-    grade_class(course, scheduler=cluster.scheduler_address, feedback=False, quiet=True)
-    assert _rows(course) == [row for row in locally_graded if row["assignment"] in AGAIN]
-
-
-def test_a_postgresql_gradebook_grades_exactly_as_sqlite(locally_graded, tmp_path, workers):
+def test_a_dask_cluster_with_a_postgresql_gradebook_grades_exactly_as_local_workers_with_sqlite(
+        locally_graded, cluster, tmp_path):
     with postgres_server() as server:
         url = create_database(server, "autograd_course")
         course = demo.build(tmp_path / "course", db_url=url, ids=AGAIN)
         assert not (course / "gradebook.db").exists()
-        outcomes = grade_class(course, workers=workers, quiet=True)
+        outcomes = grade_class(course, scheduler=cluster.scheduler_address, quiet=True)
         assert _rows(course) == [row for row in locally_graded if row["assignment"] in AGAIN]
         # Feedback and a second run read the same server; nothing is graded twice.
         assert (course / "feedback" / "ada").is_dir()
-        again = grade_class(course, workers=workers, feedback=False, quiet=True)
+        again = grade_class(course, scheduler=cluster.scheduler_address, feedback=False, quiet=True)
         assert [(o.student, o.score) for o in again] == [(o.student, o.score) for o in outcomes]
         assert not any(o.regraded for o in again if o.status == "graded")
 
 
 def test_a_worker_killed_mid_class_loses_no_submission(locally_graded, tmp_path):
     cluster = local_cluster(2)
-    course = demo.build(tmp_path / "course", ids=AGAIN + ["04_custom_functions"])
+    course = demo.build(tmp_path / "course", ids=GRADED)
     for student in ("ben", "cy", "dee"):       # ada's three notebooks are class enough here
         shutil.rmtree(course / "submitted" / student)
     workers = Workers(jobs=None, scheduler=cluster.scheduler_address)
@@ -109,7 +108,7 @@ def test_a_worker_killed_mid_class_loses_no_submission(locally_graded, tmp_path)
         cluster.close()
     assert killed, "no worker was busy to be killed"
     assert _rows(course) == [row for row in locally_graded if row["student"] == "ada"
-                             and row["assignment"] in AGAIN + ["04_custom_functions"]], \
+                             and row["assignment"] in GRADED], \
         [(o.assignment, o.status, o.reason) for o in outcomes]
 
 

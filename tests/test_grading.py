@@ -1,14 +1,15 @@
 """Grading round trips per notebook, through `make grade`'s pipeline on a temporary course.
 
 For every notebook: the solution scores full marks; the untouched student version
-scores 0 without crashing; alternative correct answers (tests/submissions/) score
-full marks; each typical mistake, and each answer that gives right values while breaking a rule its exercise
+scores 0 without crashing; alternative correct answers (tests/submissions/) earn
+their exercises' full points; each typical mistake, and each answer that gives right values while breaking a rule its exercise
 states (RULE_BREAKS: one .backward(), no torch.autograd.functional, full backward hooks, ...), loses exactly its
 own exercise's points, and the failure message names the mistake or the rule.
 
-Mistakes are graded a few to a notebook, to keep the suite fast: those of every other exercise together (so
-that a mistake spilling into the next exercise's test shows), and the rule breaks together. A grouped
-submission must fail exactly the tests of its mistaken exercises, each with its own message.
+Mistakes are graded a few to a notebook, to keep the suite fast: those of every other exercise together, with
+the alternative answers in the exercises between them (so that a mistake spilling into the next exercise's test
+shows, and every alternative is graded once), and the rule breaks together. A grouped submission must fail
+exactly the tests of its mistaken exercises, each with its own message, and pass all the others.
 """
 
 import pytest
@@ -30,7 +31,6 @@ def test_round_trip(assignment, tmp_path, workers):
     course = make_course(tmp_path / "course", [assignment])
     submit(course, "solution", assignment, source)
     submit(course, "untouched", assignment, read_notebook(course / "notebooks" / assignment / f"{assignment}.ipynb"))
-    submit(course, "alternatives", assignment, with_replacements(source, cases.ALTERNATIVES))
     order = list(grade_ids(source, "solution"))
     groups = {
         "mistakes-odd": {g: case for g, case in cases.MISTAKES.items() if order.index(g) % 2 == 0},
@@ -39,11 +39,13 @@ def test_round_trip(assignment, tmp_path, workers):
     }
     groups = {student: group for student, group in groups.items() if group}
     for student, group in groups.items():
-        submit(course, student, assignment, with_replacements(source, {g: code for g, (_, code, _) in group.items()}))
+        answers = {g: code for g, code in cases.ALTERNATIVES.items() if student != "rule-breaks" and g not in group}
+        answers.update({g: code for g, (_, code, _) in group.items()})
+        submit(course, student, assignment, with_replacements(source, answers))
 
     outcomes = {o.student: o for o in grade_class(course, [assignment], workers=workers, feedback=False, quiet=True)}
     problems = []
-    for student, want in (("solution", total), ("untouched", 0), ("alternatives", total)):
+    for student, want in (("solution", total), ("untouched", 0)):
         got = outcomes[student]
         if got.status != "graded" or got.score != want:
             problems.append(f"{student}: {got.status} {got.score}/{total}, want {want}; "

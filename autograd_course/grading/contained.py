@@ -13,6 +13,7 @@ Steps (:data:`STEPS`):
 - ``feedback``: nbgrader's GenerateFeedback for one graded submission.
 """
 
+import functools
 import json
 import os
 import select
@@ -22,7 +23,7 @@ import time
 
 MAX_NESTING = 64
 MEMORY_BYTES = 4 << 30
-SECONDS = {"inspect": 60, "feedback": 120}
+SECONDS = {"inspect": 60, "feedback": 30}   # a page takes about a second; the coordinator waits meanwhile
 
 
 class StepFailed(Exception):
@@ -112,7 +113,6 @@ def inspect(data, course, assignment):
 
     import nbformat
 
-    from .grade import released_sources
     from .scan import scan_notebook
 
     try:
@@ -138,7 +138,7 @@ def inspect(data, course, assignment):
         return ("nbgrader metadata was removed from every cell (an editor or a tool stripped it): "
                 "copy the answers into the released notebook and submit that"), []
     try:
-        flags = scan_notebook(nb, known_sources=released_sources(course, assignment))
+        flags = scan_notebook(nb, known_sources=_released_sources(course, assignment))
     except RecursionError:
         return "its code is nested too deeply to be read (a Python expression thousands of levels deep)", []
     return "", [f"suspicious: cell {index} {what}" for index, what in flags]
@@ -146,9 +146,24 @@ def inspect(data, course, assignment):
 
 def feedback(data, course, student, assignment):
     """nbgrader's GenerateFeedback for one submission; the problems it had."""
-    from .grade import generate_feedback, load_course
+    from .grade import generate_feedback
 
-    return generate_feedback(load_course(course), student, assignment)
+    return generate_feedback(_course(course), student, assignment)
+
+
+# A child serves one grading run: the course's configuration and released notebooks stay as they were at its start.
+@functools.lru_cache(maxsize=None)
+def _course(root):
+    from .grade import load_course
+
+    return load_course(root)
+
+
+@functools.lru_cache(maxsize=64)
+def _released_sources(course, assignment):
+    from .grade import released_sources
+
+    return frozenset(released_sources(course, assignment))
 
 
 STEPS = {"inspect": inspect, "feedback": feedback}

@@ -375,8 +375,10 @@ def run_job(job):
             result.notes.append(f"cell {index} printed more than the grader keeps; the rest was dropped")
         for index in sorted(executor.timed_out_tests):
             result.notes.append(f"cell {index} stopped at the per-cell time limit")
-        for index, count in sorted(executor.ended_processes.items()):
-            result.notes.append(f"suspicious: cell {index} left {count} process(es) running; they were ended")
+        if executor.ended_processes:
+            cells = sorted(executor.ended_processes)
+            result.notes.append(f"suspicious: {'cell' if len(cells) == 1 else 'cells'} {', '.join(map(str, cells))} "
+                                f"left {sum(executor.ended_processes.values())} process(es) running; they were ended")
         result.notebook = nbformat.writes(nb)
     result.seconds = time.perf_counter() - start
     return result

@@ -48,6 +48,8 @@ class _MemoryBytecodeCache(jinja2.BytecodeCache):
 
 
 _TEMPLATE_CODE = _MemoryBytecodeCache()
+# Highlighted code kept per process, up to this many characters of source and HTML together.
+HIGHLIGHT_CACHE_CHARS = 64 << 20
 MISSING_ALT = "No description has been provided for this image"   # nbconvert's own words
 FOCUSABLE = ("jp-Cell-inputWrapper", "jp-OutputArea-output")       # what nbconvert makes focusable, in lab pages
 _TAG_START = re.compile(r"<(img|div)\b", re.IGNORECASE)
@@ -55,6 +57,15 @@ _TAG_START = re.compile(r"<(img|div)\b", re.IGNORECASE)
 _TAG_REST = re.compile(r"""((?:[^>"']|"[^"]*"|'[^']*')*)>""")
 _ATTRIBUTE = re.compile(r"""([^\s/>"'=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
 _LAB_BODY = re.compile(r"""\bclass=["'](?:[^"'>]*\s)?jp-Notebook[\s"']""")
+_FILES_URL = re.compile(r"""(src|href)=(['"]?)/?files/""")
+# nbconvert's markdown link pattern, with caption and location that stop at a bracket: its ``.*?`` scans the rest
+# of the line from every "[", in time quadratic in a line of brackets.
+_FILES_LINK = re.compile(r"(!?)\[([^\[\]\n]*)\]\(/?files/([^()\[\]\n]*)\)")
+
+
+def strip_files_prefix(html):
+    """nbconvert's ``strip_files_prefix`` filter (links to ``files/…`` made relative), in time linear in the text."""
+    return _FILES_LINK.sub(r"\1[\2](\3)", _FILES_URL.sub(r"\1=\2", html))
 
 
 def _changed_tag(name, attributes, lab):
@@ -94,14 +105,40 @@ def accessible(html):
     return "".join(pieces)
 
 
+class _RememberedHighlight:
+    """nbconvert's highlighting filter, with what it returned kept in this process.
+
+    Most code cells of a notebook are the course's own, the same in every student's page, and highlighting
+    them was half the time of a page. The answer depends on the source, the language and a cell's
+    ``magics_language`` alone (nbconvert's ``_pygments_highlight``)."""
+
+    _answers, _chars = {}, 0
+
+    def __init__(self, highlight):
+        self.highlight = highlight
+
+    def __call__(self, source, language=None, metadata=None):
+        key = (getattr(self.highlight, "pygments_lexer", None), language,
+               (metadata or {}).get("magics_language"), source)
+        answer = self._answers.get(key)
+        if answer is None:
+            answer = self.highlight(source, language=language, metadata=metadata)
+            if _RememberedHighlight._chars + len(source) + len(answer) <= HIGHLIGHT_CACHE_CHARS:
+                self._answers[key] = answer
+                _RememberedHighlight._chars += len(source) + len(answer)
+        return answer
+
+
 class FeedbackHTMLExporter(HTMLExporter):
-    """nbconvert's HTMLExporter made cheap enough to run once per graded submission.
+    """nbconvert's HTMLExporter made cheap enough to run once per graded submission, on any student's content.
 
     Two costs are paid per page by the stock exporter: its Jinja templates compile
     again in every new exporter (nbgrader makes one per submission), and its
     accessibility pass parses and re-serialises the whole page with BeautifulSoup,
     thousands of highlighted-code spans included. Here the templates compile once per
     process, and the same accessibility changes are made to the image and div tags alone.
+    Highlighted code is kept per process (:class:`_RememberedHighlight`), and the
+    ``strip_files_prefix`` filter is replaced by one in linear time.
     """
 
     def _create_environment(self):
@@ -113,11 +150,13 @@ class FeedbackHTMLExporter(HTMLExporter):
         # HTMLExporter.from_notebook_node's own steps, up to its BeautifulSoup pass.
         language = nb.metadata.get("language_info", {})
         lexer = language.get("pygments_lexer", language.get("name", None))
-        highlight_code = self.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self))
+        highlight_code = self.filters.get("highlight_code",
+                                          _RememberedHighlight(Highlight2HTML(pygments_lexer=lexer, parent=self)))
         resources = self._init_resources(resources)
         filter_data_type = WidgetsDataTypeFilter(notebook_metadata=self._nb_metadata, parent=self,
                                                  resources=resources)
         self.register_filter("highlight_code", highlight_code)
         self.register_filter("filter_data_type", filter_data_type)
+        self.register_filter("strip_files_prefix", strip_files_prefix)
         html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
         return accessible(html), resources

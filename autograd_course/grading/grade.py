@@ -78,12 +78,27 @@ class Outcome:
     judge_seconds: float = 0.0      # the judge's own CPU time on its tests
 
 
+@dataclass(frozen=True)
+class GradebookCell:
+    name: str
+    cell_type: str
+    source: str
+    locked: bool
+    checksum: str
+    points: float = None         # a test cell's points; None for other cells
+    solution: bool = False
+
+
 @dataclass
 class Course:
-    """A course folder with its nbgrader configuration loaded."""
+    """A course folder with its nbgrader configuration loaded.
+
+    What the gradebook says of an assignment's cells, and nbgrader's preprocessors, are read once per Course and
+    kept: grading loads a Course once per run, and they are the same for every submission of that run."""
     root: Path
     config: object
     coursedir: object
+    _kept: dict = field(default_factory=dict, repr=False)
 
     @property
     def db_url(self):
@@ -104,12 +119,79 @@ class Course:
                 for name in ("timeout", "interrupt_on_timeout", "raise_on_iopub_timeout", "startup_timeout",
                              "extra_arguments", "execute_retries", "error_on_timeout")}
 
+    def cells(self, assignment):
+        """{grade_id: GradebookCell} of the assignment's notebook, as the gradebook holds them."""
+        key = ("cells", assignment)
+        if key not in self._kept:
+            with self.gradebook() as gradebook:
+                notebook = gradebook.find_notebook(assignment, assignment)
+                points = {cell.name: cell.max_score for cell in notebook.grade_cells}
+                solutions = {cell.name for cell in notebook.solution_cells}
+                self._kept[key] = {cell.name: GradebookCell(cell.name, cell.cell_type, cell.source, cell.locked,
+                                                            cell.checksum, points.get(cell.name),
+                                                            cell.name in solutions)
+                                   for cell in notebook.source_cells}
+        return self._kept[key]
+
+    def preprocessors(self, stage):
+        """nbgrader's own preprocessors for a stage of autograde ('sanitize' or 'autograde'), without Execute."""
+        key = ("preprocessors", stage)
+        if key not in self._kept:
+            from nbgrader.converters import Autograde
+            from nbgrader.preprocessors import Execute
+
+            converter = Autograde(coursedir=self.coursedir, config=self.config)
+            classes = converter.sanitize_preprocessors if stage == "sanitize" else converter.autograde_preprocessors
+            self._kept[key] = [cls(config=self.config) for cls in classes if not issubclass(cls, Execute)]
+        return self._kept[key]
+
+    def released(self, assignment):
+        """The student version as released (None where the course folder has none)."""
+        key = ("released", assignment)
+        if key not in self._kept:
+            self._kept[key] = _released_notebook(self.root, assignment)
+        return self._kept[key]
+
+class _SchemaCheckedOnce:
+    """The ``jsonschema`` module as nbgrader's cell-metadata validator calls it, each schema checked once.
+
+    ``jsonschema.validate`` checks the schema itself before every instance; nbgrader calls it for every cell
+    with metadata, twice a submission, and that check was most of the time it spent. jsonschema's documentation
+    advises a validator kept per schema for many instances: here it is, raising the same best-matching error."""
+
+    def __init__(self, jsonschema):
+        self._jsonschema, self._validators = jsonschema, {}
+
+    def __getattr__(self, name):
+        return getattr(self._jsonschema, name)
+
+    def validate(self, instance, schema, *args, **kwargs):
+        if args or kwargs:
+            return self._jsonschema.validate(instance, schema, *args, **kwargs)
+        kept = self._validators.get(id(schema))
+        if kept is None or kept[0] is not schema:
+            cls = self._jsonschema.validators.validator_for(schema)
+            cls.check_schema(schema)
+            kept = self._validators[id(schema)] = (schema, cls(schema))
+        error = self._jsonschema.exceptions.best_match(kept[1].iter_errors(instance))
+        if error is not None:
+            raise error
+
+
+def _check_each_schema_once():
+    from nbgrader.nbgraderformat import common
+
+    if not isinstance(common.jsonschema, _SchemaCheckedOnce):
+        common.jsonschema = _SchemaCheckedOnce(common.jsonschema)
+
 
 def load_course(root):
     """The course folder's nbgrader_config.py, as nbgrader itself would read it."""
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
+
+    _check_each_schema_once()
 
     root = Path(root).resolve()
     config = Config()
@@ -188,16 +270,6 @@ def _resources(course, student, assignment):
                          "db_url": course.db_url, "course_id": course.coursedir.course_id}}
 
 
-def _preprocessors(course, stage):
-    """nbgrader's own preprocessors for a stage of autograde ('sanitize' or 'autograde'), without Execute."""
-    from nbgrader.converters import Autograde
-    from nbgrader.preprocessors import Execute
-
-    converter = Autograde(coursedir=course.coursedir, config=course.config)
-    classes = converter.sanitize_preprocessors if stage == "sanitize" else converter.autograde_preprocessors
-    return [cls(config=course.config) for cls in classes if not issubclass(cls, Execute)]
-
-
 def _setup_first(nb, course, assignment):
     """Make the course's setup cell run before any student code; return a note or ''.
 
@@ -206,14 +278,11 @@ def _setup_first(nb, course, assignment):
     """
     import nbformat
 
-    with course.gradebook() as gradebook:
-        notebook = gradebook.find_notebook(assignment, assignment)
-        tests = {cell.name for cell in notebook.grade_cells}
-        candidates = {cell.name: cell.source for cell in notebook.source_cells
-                      if cell.locked and cell.cell_type == "code" and cell.name not in tests}
+    candidates = {cell.name: cell.source for cell in course.cells(assignment).values()
+                  if cell.locked and cell.cell_type == "code" and cell.points is None}
     # The gradebook keeps no cell order (PostgreSQL returns cells in any order): the setup cell is the locked
     # code cell that is not a test, the first of them in the released notebook where there are several.
-    released = _released_notebook(course.root, assignment)
+    released = course.released(assignment)
     order = [cell.metadata.get("nbgrader", {}).get("grade_id") for cell in released.cells] if released else []
     names = sorted(candidates, key=lambda name: order.index(name) if name in order else len(order))
     if not names:
@@ -245,11 +314,7 @@ def _restore_metadata(nb, course, assignment):
     """
     import nbformat
 
-    with course.gradebook() as gradebook:
-        notebook = gradebook.find_notebook(assignment, assignment)
-        sources = {cell.name: (cell.cell_type, cell.locked, cell.checksum) for cell in notebook.source_cells}
-        points = {cell.name: cell.max_score for cell in notebook.grade_cells}
-        solutions = {cell.name for cell in notebook.solution_cells}
+    known = course.cells(assignment)
     notes, seen = [], set()
     for index, cell in enumerate(nb.cells):
         meta = cell.metadata.get("nbgrader")
@@ -262,19 +327,19 @@ def _restore_metadata(nb, course, assignment):
             del cell.metadata["nbgrader"]
             continue
         seen.add(grade_id)
-        if grade_id not in sources:
+        if grade_id not in known:
             if any(meta.get(flag) for flag in ("grade", "solution", "locked", "task")):
                 notes.append(f"suspicious: cell {index} carries nbgrader metadata of a cell the assignment does "
                              f"not have ({grade_id!r}); it was graded as ordinary code")
             del cell.metadata["nbgrader"]
             continue
-        cell_type, locked, checksum = sources[grade_id]
-        expected = {"grade": grade_id in points, "grade_id": grade_id, "locked": locked,
-                    "solution": grade_id in solutions, "schema_version": 3}
-        if grade_id in points:
-            expected["points"] = points[grade_id]
-        if checksum:
-            expected["checksum"] = checksum
+        cell_type, graded = known[grade_id].cell_type, known[grade_id].points is not None
+        expected = {"grade": graded, "grade_id": grade_id, "locked": known[grade_id].locked,
+                    "solution": known[grade_id].solution, "schema_version": 3}
+        if graded:
+            expected["points"] = known[grade_id].points
+        if known[grade_id].checksum:
+            expected["checksum"] = known[grade_id].checksum
         changed = sorted(key for key in ("grade", "solution", "locked", "points") if meta.get(key) != expected.get(key))
         if changed or cell.cell_type != cell_type:
             notes.append(f"suspicious: cell {index} ({grade_id}) had its nbgrader metadata changed "
@@ -318,7 +383,7 @@ def prepare(course, student, assignment, snapshot, sandboxed, limits):
     nb = nbformat.reads(snapshot.notebook.decode("utf-8"), as_version=4)
     notes = _restore_metadata(nb, course, assignment)
     resources = _resources(course, student, assignment)
-    for preprocessor in _preprocessors(course, "sanitize"):
+    for preprocessor in course.preprocessors("sanitize"):
         nb, resources = preprocessor(nb, resources)   # honours each one's `enabled`, as nbgrader's exporter does
     moved = _setup_first(nb, course, assignment)
     notes += [moved] if moved else []
@@ -329,10 +394,8 @@ def prepare(course, student, assignment, snapshot, sandboxed, limits):
 
 def _test_sources(course, assignment):
     """Each test cell's source as the gradebook holds it (hidden tests included): what the judge runs."""
-    with course.gradebook() as gradebook:
-        notebook = gradebook.find_notebook(assignment, assignment)
-        tests = {cell.name for cell in notebook.grade_cells if cell.cell_type == "code"}
-        return {cell.name: cell.source for cell in notebook.source_cells if cell.name in tests}
+    return {cell.name: cell.source for cell in course.cells(assignment).values()
+            if cell.points is not None and cell.cell_type == "code"}
 
 
 def record(course, result):
@@ -341,7 +404,7 @@ def record(course, result):
 
     nb = nbformat.reads(result.notebook, as_version=4)
     resources = _resources(course, result.student, result.assignment)
-    for preprocessor in _preprocessors(course, "autograde"):
+    for preprocessor in course.preprocessors("autograde"):
         nb, resources = preprocessor(nb, resources)   # honours each one's `enabled`, as nbgrader's exporter does
     target = course.folder("autograded", result.student, result.assignment)
     if target.exists():

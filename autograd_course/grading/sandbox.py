@@ -21,6 +21,7 @@ Each kernel runs as ``bwrap`` around ``python -m ipykernel_launcher`` with
 The grader interrupts the kernel by message, since signals do not cross into it.
 """
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -40,8 +41,9 @@ SUBMISSION = "/run/submission"
 SOCKETS = "/run/kernel"          # the kernel's ZMQ sockets, on a tmpfs of its own
 PROBE_FD_VARIABLE = "AUTOGRAD_COURSE_PROBE_FD"
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/var/cache/fontconfig")
-# First user id of the kernels when the grader runs as root; each worker process gets its own.
+# First user id of the kernels when the grader runs as root; each worker process has a range of its own.
 FIRST_KERNEL_UID = 200000
+KERNEL_UIDS_PER_WORKER = 64
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,17 @@ def exposes(course):
     return [p for p in readonly_paths() if course == p or course.is_relative_to(p)]
 
 
+_kernels_started = itertools.count()
+
+
 def _kernel_uid():
-    return FIRST_KERNEL_UID + os.getpid() if os.geteuid() == 0 else None
+    """The user id of the next kernel when the grader runs as root, else None.
+
+    Each kernel gets a different one from its worker's range: a user's process limit counts every process of that
+    user, so processes a fork bomb left being ended must not count against the next student's kernel."""
+    if os.geteuid() != 0:
+        return None
+    return FIRST_KERNEL_UID + os.getpid() * KERNEL_UIDS_PER_WORKER + next(_kernels_started) % KERNEL_UIDS_PER_WORKER
 
 
 def _in_real_folder(program):
@@ -219,18 +230,19 @@ class SandboxedKernelManager(_ProbeFdMixin, AsyncKernelManager):
         and the kernel is its first child; orphans are handed to the init too. All but the kernel go."""
         init = getattr(self, "sandbox_init_pid", None)
         first = min(_children(init), key=_start_time, default=None) if init else None
-        killed = 0
+        killed = set()
         for _ in range(100):          # a bomb forks while it is being ended: go on until none is left
-            strays = [p for p in _descendants(init) if p != first] if first else []
+            # A zombie has ended already; it stays listed until its parent (perhaps the kernel) reaps it.
+            strays = [p for p in _descendants(init) if p != first and _state(p) not in "ZX"] if first else []
             if not strays:
                 break
             for stray in strays:
                 try:
                     os.kill(stray, 9)
-                    killed += 1
+                    killed.add(stray)
                 except OSError:    # gone already
                     pass
-        return killed
+        return len(killed)
 
     def cleanup_ipc_files(self):
         pass       # the kernel's sockets live on its own tmpfs, gone with it
@@ -251,6 +263,15 @@ def _start_time(pid):
             return int(stat.read().rsplit(")", 1)[1].split()[19])
     except (OSError, ValueError, IndexError):
         return float("inf")
+
+
+def _state(pid):
+    """The process's state letter (R, S, Z for a zombie ...), or "X" when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "X"
 
 
 def _children(pid):
