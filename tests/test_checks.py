@@ -7,7 +7,7 @@ import torch
 
 from autograd_course import checks as ck
 from autograd_course import draw_graph
-from autograd_course.data import make_spirals
+from autograd_course.data import load_digits, make_spirals
 from autograd_course.graphs import draw_engine_graph, render_svg, side_by_side
 
 
@@ -121,6 +121,17 @@ def test_spirals_are_seeded_and_balanced():
     assert torch.equal(x, make_spirals(n_per_class=50, classes=3)[0])
     assert not torch.equal(x, make_spirals(n_per_class=50, classes=3, seed=1)[0])
     assert float(x.norm(dim=1).max()) < 1.5
+
+
+def test_digits_read_from_the_bundled_file_are_scikit_learns_own():
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    x_train, y_train, x_test, y_test = load_digits()
+    assert x_train.shape == (1200, 64) and x_test.shape == (597, 64) and y_train.dtype == torch.long
+    digits = sklearn_digits()
+    order = torch.randperm(1797, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(torch.cat([x_train, x_test]), (torch.tensor(digits.data, dtype=torch.float32) / 16.0)[order])
+    assert torch.equal(torch.cat([y_train, y_test]), torch.tensor(digits.target)[order])
 
 
 def test_answers_equal_as_numbers_but_yes_no_stays_bool():
