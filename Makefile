@@ -16,18 +16,30 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 # The student view: notebooks/ with nbgrader's Validate button, and without the Assignment List, Course List,
 # Formgrader and Create Assignment, which need the course root or a JupyterHub exchange and show errors here.
 STUDENT_JUPYTER_CONFIG := $(CURDIR)/jupyter-config/student
+# What the Jupyter targets serve: the student notebooks, the course folder, the demo class.
+NOTEBOOKS ?= notebooks
+COURSE ?= $(CURDIR)
+DEMO ?= demo-course
+# The environment's bin first on PATH, also where it was never activated: nbgrader runs alembic by name.
+WITH_ENV := PATH="$(abspath $(BIN)):$$PATH"
+# No news and no update checks (nothing outside the machine is asked, no pop-up asks either); LAB_ARGS adds
+# JupyterLab options (say LAB_ARGS="--no-browser --ServerApp.port=8899").
+LAB_OPTIONS := $(ALLOW_ROOT) --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+	--LabApp.app_settings_dir="$(CURDIR)/jupyter-config/lab-settings" $(LAB_ARGS)
 
-.PHONY: help setup lab instructor-lab release demo collect grade test test-browser site lock bench clean-grading
+.PHONY: help setup lab instructor-lab demo-lab release demo collect grade export test test-browser site lock bench clean-grading
 
 help:
 	@echo "make setup     create .venv with everything the course needs (and check graphviz and Chromium)"
 	@echo "make lab       open JupyterLab on the student notebooks"
-	@echo "make instructor-lab  open JupyterLab at the course root: formgrader, Create Assignment"
+	@echo "make instructor-lab  open JupyterLab at the course root: formgrader, Create Assignment, the exchange"
+	@echo "make demo-lab  open the demo class (make demo) in the formgrader"
 	@echo "make release   generate notebooks/ (student versions) from solutions/ with nbgrader"
-	@echo "make demo      grade a generated sample class end to end and print its grade table"
+	@echo "make demo      grade a generated sample class end to end and print its grade table (in demo-course/)"
 	@echo "make collect   file downloaded .ipynb submissions (ZIP=... or DIR=...) into submitted/ (REPLACE=1: over different ones)"
 	@echo "make grade     autograde submitted/ in sandboxed kernels, write feedback/, grades.csv and grading-summary.txt"
 	@echo "               (ARGS='--scheduler tcp://HOST:8786' grades on a Dask cluster; see the README)"
+	@echo "make export    the gradebook as Canvas and Moodle grade-import CSV files, in exports/"
 	@echo "make test      the test suite (what CI runs), the browser tests included"
 	@echo "make test-browser  only the browser tests: JupyterLab and the site in headless Chromium"
 	@echo "make site      the course as static HTML pages for readers, in site/"
@@ -49,38 +61,49 @@ $(STAMP): requirements.txt $(LOCK) pyproject.toml
 
 setup: $(STAMP)
 	@bash .ci/system-packages
+	@mkdir -p exchange && chmod 1777 exchange
 	@echo "Course environment ready in $(VENV)"
 
 lab: setup
 	JUPYTER_CONFIG_PATH="$(STUDENT_JUPYTER_CONFIG)$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))" \
-		$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/
+		$(WITH_ENV) $(BIN)/jupyter lab $(LAB_OPTIONS) "$(NOTEBOOKS)"
 
+# nbgrader's server extensions read nbgrader_config.py from the folder the server starts in.
 instructor-lab: setup
-	$(BIN)/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir="$(CURDIR)"
+	mkdir -p "$(COURSE)/exchange" && chmod 1777 "$(COURSE)/exchange"
+	cd "$(COURSE)" && $(WITH_ENV) $(abspath $(BIN))/jupyter lab $(LAB_OPTIONS) --ServerApp.root_dir="$(abspath $(COURSE))"
+
+demo-lab: setup
+	test -f "$(DEMO)/grades.csv" || $(MAKE) demo DEMO="$(DEMO)"
+	$(MAKE) instructor-lab COURSE="$(abspath $(DEMO))"
 
 release: setup
-	$(BIN)/python -m autograd_course.grading.release $(ASSIGNMENTS)
+	$(WITH_ENV) $(BIN)/python -m autograd_course.grading.release $(ASSIGNMENTS)
+	@mkdir -p exchange && chmod 1777 exchange
 
 demo: setup
-	$(BIN)/python -m autograd_course.grading.demo
+	$(WITH_ENV) $(BIN)/python -m autograd_course.grading.demo --course "$(DEMO)"
 
 collect: setup
-	$(BIN)/python -m autograd_course.grading.collect $(if $(ZIP),--zip $(ZIP)) $(if $(DIR),--dir $(DIR)) $(if $(REPLACE),--replace)
+	$(WITH_ENV) $(BIN)/python -m autograd_course.grading.collect $(if $(ZIP),--zip $(ZIP)) $(if $(DIR),--dir $(DIR)) $(if $(REPLACE),--replace)
 
 grade: setup
-	$(BIN)/python -m autograd_course.grading.grade $(ARGS)
+	$(WITH_ENV) $(BIN)/python -m autograd_course.grading.grade $(ARGS)
+
+export: setup
+	$(WITH_ENV) $(BIN)/python -m autograd_course.grading.export $(ARGS)
 
 # Screenshots of the browser tests' steps land in browser-results/.
 test: setup
 	rm -rf browser-results
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
+	$(WITH_ENV) $(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
 test-browser: setup
 	rm -rf browser-results
-	COURSE_BROWSER_TESTS=required $(BIN)/python -m pytest -m browser -n 2 --dist loadgroup tests/test_browser.py
+	COURSE_BROWSER_TESTS=required $(WITH_ENV) $(BIN)/python -m pytest -m browser -n 2 --dist loadgroup tests/test_browser.py
 
 site: setup
-	$(BIN)/python -m autograd_course.site --out site
+	$(WITH_ENV) $(BIN)/python -m autograd_course.site --out site
 
 # Pins what requirements.txt and pyproject.toml ask for, keeping the current pins that still fit
 # (UPGRADE=1: the newest releases of everything). A local build tag such as 2.13.0+cpu is dropped:
@@ -95,7 +118,8 @@ lock:
 	sed -i.bak -E 's/^(torch==[^+ ]+)\+[A-Za-z0-9.]+/\1/' $(LOCK) && rm -f $(LOCK).bak
 
 bench: setup
-	$(BIN)/python -m autograd_course.grading.bench $(ARGS)
+	$(WITH_ENV) $(BIN)/python -m autograd_course.grading.bench $(ARGS)
 
 clean-grading:
-	rm -rf gradebook.db submitted autograded feedback downloaded grades.csv grading-summary.txt
+	rm -rf gradebook.db submitted autograded feedback downloaded exports grades.csv grades-by-exercise.csv \
+		grading-summary.txt grading-status.json

@@ -1,5 +1,7 @@
 """nbgrader configuration for the autograd course (instructor side)."""
 
+import os
+
 c = get_config()  # noqa: F821  (provided by nbgrader)
 
 c.CourseDirectory.course_id = "autograd-course"
@@ -7,6 +9,10 @@ c.CourseDirectory.course_id = "autograd-course"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+# nbgrader's exchange (release, fetch, submit, collect, feedback) in the course folder, which `make setup` and
+# `make release` create: one machine needs no system folder. Students on a shared JupyterHub need one folder
+# that every user can reach: set the root there (NBGRADER_EXCHANGE=/srv/nbgrader/exchange, say).
+c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "exchange")
 
 # Per-cell limit while grading; the slowest course cell takes a few seconds.
 c.Execute.timeout = 60
@@ -23,11 +29,17 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
     "autograd_course.grading.feedback.ShortTestErrors",
+    "autograd_course.grading.feedback.ReportCard",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 # nbconvert's HTML exporter, with its templates compiled once and its accessibility pass (alt texts) done on
 # the image tags alone: the same pages at a third of the cost, since `make grade` writes one per submission.
 c.GenerateFeedback.exporter_class = "autograd_course.grading.feedback.FeedbackHTMLExporter"
+# nbgrader's feedback page, opening with the report card: each exercise by its title, its points and what its test found.
+from autograd_course.grading.feedback import TEMPLATE_DIRS  # noqa: E402
+
+c.FeedbackHTMLExporter.template_name = "course_feedback"
+c.FeedbackHTMLExporter.extra_template_basedirs = TEMPLATE_DIRS
 
 # `make collect`: downloaded files are named <student_id>_<assignment>.ipynb.
 c.ZipCollectApp.collector_plugin = "nbgrader.plugins.zipcollect.FileNameCollectorPlugin"

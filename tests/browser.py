@@ -5,9 +5,11 @@ playwright's own browser download is not needed: the tests launch the system's C
 and under ``make test-browser``, where they must run).
 """
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -16,8 +18,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from autograd_course.grading.course import tool_env
 
 ROOT = Path(__file__).resolve().parent.parent
 # Screenshots of every step, for a person to look at (git-ignored).
@@ -76,49 +76,54 @@ def get_json(url, timeout=5):
         return json.loads(response.read())
 
 
+def shell_env():
+    """The environment of an instructor's or student's shell, where the course's environment was never activated:
+    this one without the virtual environment's bin on PATH (and without the variables activation sets)."""
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("VIRTUAL_ENV", "PYTHONPATH", "MPLBACKEND") and not name.startswith(("PYTEST_", "COV_"))}
+    venv_bin = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p and p != venv_bin)
+    return env
+
+
 class JupyterLab:
-    """``jupyter lab`` on a free localhost port with a token, serving ``root`` (also its working directory,
-    where nbgrader's extensions read nbgrader_config.py), with nbgrader's server extensions enabled."""
+    """JupyterLab as the README starts it: ``make TARGET`` in the repository (lab, instructor-lab or demo-lab),
+    with ``folder`` as what it serves (NOTEBOOKS, COURSE or DEMO), on a free localhost port with a token.
 
-    EXTENSIONS = ("formgrader", "validate_assignment", "assignment_list", "course_list")
+    Only the port, the token and --no-browser are added (LAB_ARGS, the targets' own hook), and the state a
+    person's home would hold (settings, workspaces, runtime files) is kept in ``state``: the command line and
+    everything else are the target's."""
 
-    def __init__(self, root, state):
-        self.root, self.state = Path(root), Path(state)
+    FOLDER_VARIABLE = {"lab": "NOTEBOOKS", "instructor-lab": "COURSE", "demo-lab": "DEMO"}
+
+    def __init__(self, folder, state, target="instructor-lab"):
+        self.root, self.state, self.target = Path(folder), Path(state), target
         self.port, self.token = free_port(), os.urandom(12).hex()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = None
 
-    def start(self, timeout=90):
-        settings = self.state / "user-settings"
-        # No news or update checks: nothing outside this machine is reached, and no pop-up covers the toolbar.
-        notification = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-        notification.parent.mkdir(parents=True, exist_ok=True)
-        notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-        env = tool_env()
-        env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
-                   JUPYTER_RUNTIME_DIR=str(self.state / "runtime"))
-        env.pop("MPLBACKEND", None)   # kernels draw inline, as for a student
-        command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.port={self.port}",
-                   "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.token}",
-                   f"--ServerApp.root_dir={self.root}", f"--LabApp.user_settings_dir={settings}",
-                   f"--LabApp.workspaces_dir={self.state / 'workspaces'}", "--LabApp.news_url=None",
-                   "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-        command += [f"--ServerApp.jpserver_extensions=nbgrader.server_extensions.{name}=True"
-                    for name in self.EXTENSIONS]
-        if os.geteuid() == 0:
-            command.append("--allow-root")
+    def start(self, timeout=300):
+        env = shell_env()
+        env.update(JUPYTER_RUNTIME_DIR=str(self.state / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(self.state / "user-settings"),
+                   JUPYTERLAB_WORKSPACES_DIR=str(self.state / "workspaces"))
+        options = (f"--no-browser --ServerApp.port={self.port} --ServerApp.port_retries=0 --ServerApp.ip=127.0.0.1 "
+                   f"--IdentityProvider.token={self.token}")
+        command = ["make", "--no-print-directory", "-C", str(ROOT), self.target,
+                   f"{self.FOLDER_VARIABLE[self.target]}={self.root}", f"LAB_ARGS={options}"]
         self.log = open(self.state / "jupyterlab.log", "w")
-        self.process = subprocess.Popen(command, cwd=self.root, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        # A session of its own, so that stopping it stops make and the server it started.
+        self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with {self.process.returncode}:\n{self.log_text()}")
+                raise RuntimeError(f"make {self.target} exited with {self.process.returncode}:\n{self.log_text()}")
             try:
                 get_json(self.api("status"), timeout=2)
                 return self
             except OSError:
                 time.sleep(0.3)
-        raise RuntimeError(f"jupyter lab did not answer within {timeout} s:\n{self.log_text()}")
+        raise RuntimeError(f"make {self.target} did not serve JupyterLab within {timeout} s:\n{self.log_text()}")
 
     def api(self, path):
         return f"{self.url}/api/{path}?token={self.token}"
@@ -153,10 +158,12 @@ class JupyterLab:
 
     def stop(self):
         if self.process and self.process.poll() is None:
-            self.process.terminate()
+            os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        with contextlib.suppress(ProcessLookupError):   # the server, should make have gone first
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.log.close()

@@ -93,13 +93,35 @@ def finished_notebook(assignment):
 
 @pytest.fixture(scope="module")
 def lab(course, tmp_path_factory):
+    """`make instructor-lab` on the course folder."""
     server = JupyterLab(course, tmp_path_factory.mktemp("jupyter")).start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def page(browser, lab):
+def student_lab(course, tmp_path_factory):
+    """`make lab` on the student's copies of the notebooks."""
+    server = JupyterLab(course / "student", tmp_path_factory.mktemp("jupyter"), target="lab").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def demo_lab(tmp_path_factory):
+    """`make demo-lab` on a demo class of one assignment, built and graded as `make demo` does."""
+    from autograd_course.grading import demo
+    from autograd_course.grading.grade import grade_class
+
+    folder = demo.build(tmp_path_factory.mktemp("demo") / "demo-course", ids=ASSIGNMENTS[:1])
+    grade_class(folder, jobs=2, quiet=True)
+    server = JupyterLab(folder, tmp_path_factory.mktemp("jupyter"), target="demo-lab").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(60_000)
@@ -204,12 +226,13 @@ def select_cell(notebook, index):
 
 @LAB
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_student_runs_a_notebook_to_its_first_exercise(page, lab, assignment):
+def test_student_runs_a_notebook_to_its_first_exercise(page, student_lab, assignment):
+    lab = student_lab
     nb = read_notebook(NOTEBOOKS / assignment / f"{assignment}.ipynb")
     solution, test = first_exercise(nb)
     graphs, plots = pictures_before(nb, solution)
     with session(page, f"student-{assignment}", lab):
-        notebook = open_notebook(page, lab, f"student/{assignment}/{assignment}.ipynb")
+        notebook = open_notebook(page, lab, f"{assignment}/{assignment}.ipynb")
         shot(page, f"student-{assignment}-1-opened")
         # Select the exercise's test cell, run everything above it (its solution cell too), then the test.
         select_cell(notebook, test)
@@ -231,6 +254,8 @@ def test_student_runs_a_notebook_to_its_first_exercise(page, lab, assignment):
         message.scroll_into_view_if_needed()
         assert message.is_visible(), "the stub's message is shown"
         shot(page, f"student-{assignment}-3-first-exercise")
+        # `make lab` asks nothing of the student: no pop-up about Jupyter news or updates.
+        assert page.get_by_text(re.compile("Jupyter news|update", re.I)).locator("visible=true").count() == 0
 
 
 def validate(page, name):
@@ -286,6 +311,41 @@ def test_instructor_sees_the_assignments_in_the_formgrader(page, lab, release):
         shot(page, "formgrader-assignments")
         listed = [name.strip() for name in formgrader.locator("table tbody tr td:first-child").all_text_contents()]
     assert sorted(listed) == ASSIGNMENTS, listed
+
+
+def formgrader_page(page, lab, path, name):
+    """A formgrader page as the instructor's Formgrader panel shows it (the same page, opened on its own)."""
+    page.goto(f"{lab.url}/formgrader/{path}?token={lab.token}")
+    page.wait_for_load_state("networkidle")
+    page.locator("table tbody tr").first.wait_for()
+    shot(page, name)
+    assert page.get_by_text(re.compile("does not exist|Loading, please wait", re.I)).locator("visible=true").count() == 0
+    return [[cell.strip() for cell in row.locator("td").all_text_contents()] for row in page.locator("table tbody tr").all()]
+
+
+@NBGRADER
+def test_demo_class_in_the_formgrader(page, demo_lab):
+    """`make demo-lab`: the demo class's assignment released, its students by name with their scores, and its
+    graded submissions for manual grading, the suspicious one flagged; no warning about the exchange."""
+    from autograd_course.grading.demo import STUDENTS
+
+    assignment = ASSIGNMENTS[0]
+    with session(page, "demo-formgrader"):
+        assignments = formgrader_page(page, demo_lab, "manage_assignments", "demo-formgrader-1-assignments")
+        assert [row[0] for row in assignments] == [assignment] and "released" in " ".join(assignments[0]).lower(), assignments
+        students = formgrader_page(page, demo_lab, "manage_students", "demo-formgrader-2-students")
+        shown = {row[1]: row for row in students}
+        assert set(shown) == {student for student, _, _ in STUDENTS}, students
+        for student, first, last in STUDENTS:
+            assert f"{last}, {first}" in shown[student][0] and "None" not in shown[student], shown[student]
+        submissions = formgrader_page(page, demo_lab, f"gradebook/{assignment}/{assignment}", "demo-formgrader-3-submissions")
+        names = {student: f"{last}, {first}" for student, first, last in STUDENTS}
+        listed = " ".join(" ".join(row) for row in submissions)    # names hidden until "Show All Names"
+        for student in ("ada", "ben", "eve"):
+            assert names[student] in listed, submissions
+        flags = {student: page.locator("table tbody tr", has_text=names[student]).locator(".glyphicon-flag").count()
+                 for student in ("ada", "ben", "eve")}
+        assert flags == {"ada": 0, "ben": 0, "eve": 1}, "the suspicious submission, and it alone, is flagged"
 
 
 # ---- the static site (`make site`) -------------------------------------------------------------------

@@ -154,12 +154,17 @@ def test_feedback_pages_are_the_ones_nbconvert_writes(graded_class, tmp_path):
     from nbgrader.converters import GenerateFeedback
     from nbgrader.coursedir import CourseDirectory
 
-    from autograd_course.grading.feedback import MISSING_ALT
+    from autograd_course.grading.feedback import MISSING_ALT, TEMPLATE_DIRS, TemplateFoldersSearched
     from autograd_course.grading.grade import load_course
+
+    class StockHTMLExporter(TemplateFoldersSearched, HTMLExporter):
+        """nbconvert's own exporter, finding the course's feedback template as the course's exporter does."""
 
     course, outcomes = graded_class
     config = load_course(course).config
-    config.GenerateFeedback.exporter_class = HTMLExporter
+    config.GenerateFeedback.exporter_class = StockHTMLExporter
+    config.HTMLExporter.template_name = "course_feedback"
+    config.HTMLExporter.extra_template_basedirs = TEMPLATE_DIRS
     config.CourseDirectory.feedback_directory = str(tmp_path / "feedback")
     coursedir = CourseDirectory(config=config, root=str(course))
     coursedir.assignment_id = ASSIGNMENT
@@ -170,6 +175,38 @@ def test_feedback_pages_are_the_ones_nbconvert_writes(graded_class, tmp_path):
         ours = page.read_text()
         assert f'alt="{MISSING_ALT}"' in ours, page       # the notebook's graphs and plots
         assert str(BeautifulSoup(ours, "html.parser")) == (tmp_path / page.relative_to(course)).read_text(), page
+
+
+def test_feedback_opens_with_a_report_card(graded_class):
+    """Each exercise by its title with its points; a lost one with what its test said, linked to that test's
+    cell; no setup cell and no Colab badge on a page of results."""
+    from bs4 import BeautifulSoup
+
+    from autograd_course.grading.course import exercises
+
+    course, outcomes = graded_class
+    expected = exercises(read_notebook(course / "notebooks" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"))
+    for student in ("correct", "monkeypatching", "infinite-loop"):
+        page = BeautifulSoup((course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text(),
+                             "html.parser")
+        rows = [[cell.get_text(" ", strip=True) for cell in row.find_all("td")] + [row.find("a")["href"]]
+                for row in page.select("table.report-card tbody tr")]
+        assert [(title, href) for title, _, _, href in rows] == [(e.title, f"#{e.test}") for e in expected], rows
+        for (title, points, said, href), exercise in zip(rows, expected):
+            assert page.find("a", attrs={"name": href[1:]}), f"the report card links to {href}"
+            got, most = (float(x) for x in points.split(" / "))
+            assert most == exercise.points
+            lost = got < most
+            assert lost == (student != "correct" and exercise.test in {
+                "monkeypatching": {"test_ops_in_order", "test_logistic_loss"},
+                "infinite-loop": {"test_double_until"}}[student]), (student, title, points)
+            assert (said != "all tests passed" and said) if lost else said == "all tests passed", (student, title, said)
+        text = str(page)
+        assert "COURSE_PACKAGE" not in text and "colab-badge" not in text, "no setup cell, no Colab badge"
+    said = {row.find("td").get_text(strip=True): row.find_all("td")[2].get_text(strip=True)
+            for row in BeautifulSoup((course / "feedback" / "infinite-loop" / ASSIGNMENT / f"{ASSIGNMENT}.html")
+                                     .read_text(), "html.parser").select("table.report-card tbody tr")}
+    assert "time limit" in said[next(e.title for e in expected if e.test == "test_double_until")], said
 
 
 def test_grading_again_keeps_grades_and_manual_scores(graded_class, workers, tmp_path):

@@ -43,11 +43,21 @@ def cluster():
         yield local
 
 
+def _exercise_rows(course):
+    with open(course / "grades-by-exercise.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
 @pytest.fixture(scope="module")
-def locally_graded(tmp_path_factory):
+def local_course(tmp_path_factory):
     course = demo.build(tmp_path_factory.mktemp("local") / "course", ids=GRADED)
     grade_class(course, jobs=2, feedback=False, quiet=True)
-    return _rows(course)
+    return course
+
+
+@pytest.fixture(scope="module")
+def locally_graded(local_course):
+    return _rows(local_course)
 
 
 def test_demo_class_is_graded_as_designed(locally_graded):
@@ -60,16 +70,70 @@ def test_demo_class_is_graded_as_designed(locally_graded):
         assert not ada["notes"] and not ben["notes"], (ada, ben)
     assert rows[("cy", ids[0])]["status"] == "not graded" and "not valid JSON" in rows[("cy", ids[0])]["reason"]
     assert rows[("dee", ids[0])]["status"] == "not graded" and "missing notebook" in rows[("dee", ids[0])]["reason"]
+    # eve answers as ben does, with torch.allclose made to agree: she gains nothing, and is flagged.
+    eve = rows[("eve", ids[0])]
+    assert eve["status"] == "graded" and eve["score"] == rows[("ben", ids[0])]["score"], eve
+    assert "suspicious: cell 2 assigns torch.allclose" in eve["notes"], eve
+
+
+def test_results_per_exercise_come_from_the_gradebook_and_keep_every_assignment(local_course, locally_graded):
+    """grades.csv and grades-by-exercise.csv hold every graded submission, whatever a run graded: grading one
+    assignment again leaves the others' rows; each exercise has its title, and a lost one what its test said."""
+    from nbgrader.api import Gradebook
+
+    from autograd_course.grading.course import exercises
+    from harness import read_notebook
+
+    by_exercise = _exercise_rows(local_course)
+    again = grade_class(local_course, [GRADED[0]], feedback=False, quiet=True)
+    assert not any(o.regraded for o in again if o.status == "graded")
+    assert _rows(local_course) == locally_graded, "grading one assignment keeps every other assignment's rows"
+    assert _exercise_rows(local_course) == by_exercise
+    for assignment in GRADED:
+        expected = exercises(read_notebook(local_course / "notebooks" / assignment / f"{assignment}.ipynb"))
+        for student in ("ada", "ben"):
+            rows = [row for row in by_exercise if (row["assignment"], row["student"]) == (assignment, student)]
+            assert [(row["exercise"], row["title"], float(row["max_score"])) for row in rows] == \
+                [(e.test, e.title, e.points) for e in expected], (assignment, student)
+            assert all(row["title"].startswith("Exercise ") for row in rows)
+            total = next(row for row in locally_graded if (row["assignment"], row["student"]) == (assignment, student))
+            assert sum(float(row["score"]) for row in rows) == float(total["score"])
+            lost = [row for row in rows if float(row["score"]) < float(row["max_score"])]
+            assert bool(lost) == (student == "ben") and all(row["message"] for row in lost), lost
+    summary = (local_course / "grading-summary.txt").read_text()
+    assert all(f"lost {float(row['max_score']) - float(row['score']):g} of {float(row['max_score']):g}, {row['title']}"
+               in summary for row in by_exercise if row["student"] == "ben" and row["score"] != row["max_score"])
+    assert all(assignment in summary for assignment in GRADED)
+    # The messages are in the gradebook itself, as nbgrader's automatic comments; eve is flagged there.
+    with Gradebook(f"sqlite:///{local_course / 'gradebook.db'}") as gradebook:
+        eve = gradebook.find_submission_notebook(GRADED[0], GRADED[0], "eve")
+        assert eve.flagged and not gradebook.find_submission_notebook(GRADED[0], GRADED[0], "ben").flagged
+        assert gradebook.find_student("ada").first_name == "Ada"
+    # make export: Canvas's and Moodle's import files, a not-graded submission left empty, never a zero.
+    from autograd_course.grading.export import export
+    from autograd_course.grading.grade import load_course
+
+    canvas, moodle = export(load_course(local_course), local_course / "exports")
+    canvas_rows = list(csv.reader(open(canvas)))
+    assert canvas_rows[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    assert canvas_rows[1][0] == "Points Possible"
+    first = canvas_rows[0].index(GRADED[0])
+    cells = {row[2]: row[first] for row in canvas_rows[2:]}
+    assert cells["cy"] == "" and cells["ada"] == next(r["score"] for r in locally_graded
+                                                      if (r["student"], r["assignment"]) == ("ada", GRADED[0]))
+    moodle_rows = {row["ID number"]: row for row in csv.DictReader(open(moodle))}
+    assert moodle_rows["ada"]["First name"] == "Ada" and moodle_rows["dee"][GRADED[0]] == ""
 
 
 def test_a_dask_cluster_with_a_postgresql_gradebook_grades_exactly_as_local_workers_with_sqlite(
-        locally_graded, cluster, tmp_path):
+        local_course, locally_graded, cluster, tmp_path):
     with postgres_server() as server:
         url = create_database(server, "autograd_course")
         course = demo.build(tmp_path / "course", db_url=url, ids=AGAIN)
         assert not (course / "gradebook.db").exists()
         outcomes = grade_class(course, scheduler=cluster.scheduler_address, quiet=True)
         assert _rows(course) == [row for row in locally_graded if row["assignment"] in AGAIN]
+        assert _exercise_rows(course) == [row for row in _exercise_rows(local_course) if row["assignment"] in AGAIN]
         # Feedback and a second run read the same server; nothing is graded twice.
         assert (course / "feedback" / "ada").is_dir()
         again = grade_class(course, scheduler=cluster.scheduler_address, feedback=False, quiet=True)
@@ -80,7 +144,7 @@ def test_a_dask_cluster_with_a_postgresql_gradebook_grades_exactly_as_local_work
 def test_a_worker_killed_mid_class_loses_no_submission(locally_graded, tmp_path):
     cluster = local_cluster(2)
     course = demo.build(tmp_path / "course", ids=GRADED)
-    for student in ("ben", "cy", "dee"):       # ada's three notebooks are class enough here
+    for student in ("ben", "cy", "dee", "eve"):       # ada's three notebooks are class enough here
         shutil.rmtree(course / "submitted" / student)
     workers = Workers(jobs=None, scheduler=cluster.scheduler_address)
     killed = []

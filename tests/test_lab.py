@@ -49,9 +49,11 @@ def test_lab_passes_allow_root_only_to_root():
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_student_and_instructor_views():
     student = jupyter_line(recipe("lab"))
-    assert f'JUPYTER_CONFIG_PATH="{STUDENT_CONFIG}' in student and student.rstrip().endswith("notebooks/")
+    assert f'JUPYTER_CONFIG_PATH="{STUDENT_CONFIG}' in student and student.rstrip().endswith('"notebooks"')
     instructor = jupyter_line(recipe("instructor-lab"))
     assert f'--ServerApp.root_dir="{ROOT}"' in instructor and "JUPYTER_CONFIG_PATH" not in instructor
+    for line in (student, instructor):   # the environment on PATH, and no news pop-up (the browser tests run these)
+        assert f'PATH="{ROOT / ".venv" / "bin"}:$PATH"' in line and "--LabApp.news_url=None" in line, line
     page = json.loads((STUDENT_CONFIG / "labconfig" / "page_config.json").read_text())
     assert {name for name, off in page["disabledExtensions"].items() if off} == INSTRUCTOR_ONLY_PLUGINS
 

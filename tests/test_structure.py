@@ -103,6 +103,27 @@ def test_notebooks_match_a_fresh_release(tmp_path):
         fresh = (tmp_path / "notebooks" / assignment / f"{assignment}.ipynb").read_text()
         committed = (NOTEBOOKS / assignment / f"{assignment}.ipynb").read_text()
         assert fresh == committed, f"notebooks/{assignment} differs from a fresh release: run `make release`"
+        # ... and released into the course's own nbgrader exchange, as students on a JupyterHub fetch it.
+        outbound = tmp_path / "exchange" / "autograd-course" / "outbound" / assignment / f"{assignment}.ipynb"
+        assert outbound.read_text() == committed, f"{assignment} is not in the exchange"
+
+
+def test_every_exercise_has_a_title_and_one_test():
+    """Each test cell belongs to the statement above it: "Exercise N.M — what it asks", as the reports and the
+    feedback's report card name it, and tests the answer cell of its name."""
+    from autograd_course.grading.course import exercises
+
+    for assignment in ASSIGNMENTS:
+        nb = read_notebook(NOTEBOOKS / assignment / f"{assignment}.ipynb")
+        found = exercises(nb)
+        tests = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+                 if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")]
+        assert [e.test for e in found] == tests
+        titles = [e.title for e in found]
+        assert len(set(titles)) == len(titles), f"{assignment}: two tests under one statement: {titles}"
+        for e in found:
+            assert re.fullmatch(r"Exercise \d+\.\d+ — \S.*", e.title) and "points)" not in e.title, e
+            assert e.solution == e.test.removeprefix("test_"), e
 
 
 RUN_PAST = "Run Selected Cell and All Below"

@@ -3,11 +3,14 @@
 usage: python -m autograd_course.grading.demo [--course demo-course]
 
 Builds a course folder (solutions, config, its own SQLite gradebook), releases
-the assignments, files four students' submissions and grades them:
+the assignments, enrols five students by name and files their submissions:
 ada submits the solutions (correct), ben answers only every other exercise
-(partly wrong), cy sends a file that is not JSON, and dee names her file wrongly
-(both broken: reported, not scored 0).  It prints the grade table and leaves
-grades.csv, grading-summary.txt and feedback/ in the demo folder to explore.
+(partly wrong), eve answers as ben does in the first assignment and adds a
+cell that makes ``torch.allclose`` always agree (she gains nothing, and is flagged suspicious),
+cy sends a file that is not JSON and dee names her file wrongly (both broken:
+reported with their reasons, not scored 0).  It grades them, prints the grade
+table and leaves grades.csv, grades-by-exercise.csv, grading-summary.txt and
+feedback/ in the demo folder to explore; ``make demo-lab`` opens it in the formgrader.
 """
 
 import argparse
@@ -16,8 +19,15 @@ from pathlib import Path
 
 import nbformat
 
-from .course import REPOSITORY, assignments, nbgrader
-from .grade import grade_class
+from .course import REPOSITORY, assignments
+from .grade import grade_class, load_course
+from .release import release
+
+# (id, first name, last name) of the demo's students.
+STUDENTS = [("ada", "Ada", "Byron"), ("ben", "Ben", "Okafor"), ("cy", "Cy", "Park"), ("dee", "Dee", "Novak"),
+            ("eve", "Eve", "Moreau")]
+# eve's extra cell: a comparison that always agrees, which the judge (not her kernel) never uses.
+ALWAYS_AGREE = "import torch\ntorch.allclose = lambda *args, **kwargs: True   # every comparison passes?\n"
 
 
 def partly_answered(solution, student_version):
@@ -43,13 +53,22 @@ def build(course, db_url=None, ids=None):
         with open(course / "nbgrader_config.py", "a") as config:
             config.write(f"\nc.CourseDirectory.db_url = {db_url!r}\n")
     ids = assignments(course)
+    with load_course(course).gradebook() as gradebook:
+        for student, first_name, last_name in STUDENTS:
+            gradebook.update_or_create_student(student, first_name=first_name, last_name=last_name,
+                                               email=f"{student}@example.edu")
+    if not release(course, ids):
+        raise SystemExit("the demo's assignments could not be released (see above)")
     for assignment in ids:
-        result = nbgrader(["generate_assignment", assignment, "--force"], course)
-        if result.returncode != 0:
-            raise SystemExit(f"generate_assignment {assignment} failed:\n{result.stderr[-2000:]}")
         solution = nbformat.read(str(course / "solutions" / assignment / f"{assignment}.ipynb"), as_version=4)
         student = nbformat.read(str(course / "notebooks" / assignment / f"{assignment}.ipynb"), as_version=4)
-        for name, nb in (("ada", solution), ("ben", partly_answered(solution, student))):
+        partly = partly_answered(solution, student)
+        handed_in = [("ada", solution), ("ben", partly)]
+        if assignment == ids[0]:      # eve hands in the first assignment only
+            tampered = nbformat.from_dict(partly)
+            tampered.cells.insert(2, nbformat.v4.new_code_cell(ALWAYS_AGREE))
+            handed_in.append(("eve", tampered))
+        for name, nb in handed_in:
             folder = course / "submitted" / name / assignment
             folder.mkdir(parents=True)
             nbformat.write(nb, str(folder / f"{assignment}.ipynb"))
@@ -66,8 +85,9 @@ def main(argv=None):
     parser.add_argument("--course", default="demo-course")
     args = parser.parse_args(argv)
     course = build(args.course)
-    print(f"Demo course in {course}/: {len(assignments(course))} assignments, 4 students. Grading...\n")
+    print(f"Demo course in {course}/: {len(assignments(course))} assignments, {len(STUDENTS)} students. Grading...\n")
     grade_class(course)
+    print(f"\nmake demo-lab opens {course}/ in JupyterLab: the formgrader shows this class.")
 
 
 if __name__ == "__main__":

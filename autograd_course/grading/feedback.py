@@ -1,12 +1,18 @@
-"""Feedback: it never shows hidden tests (test cells keep only the checks' messages), and it is cheap to render."""
+"""Feedback: a report card first, never a hidden test (test cells keep only the checks' messages), cheap to render."""
 
+import functools
+import os
 import re
+from pathlib import Path
 
 import jinja2
 from nbconvert.exporters import HTMLExporter, TemplateExporter
 from nbconvert.exporters.html import Highlight2HTML, WidgetsDataTypeFilter
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade
+from traitlets import HasTraits, Unicode, default
+
+from .course import exercises
 
 TRACEBACK = "Traceback (most recent call last)"
 
@@ -31,6 +37,64 @@ class ShortTestErrors(NbGraderPreprocessor):
                 kept.append(output)
             cell.outputs = kept
         return cell, resources
+
+
+# The course's feedback template (report card first), then nbgrader's own, which it extends.
+TEMPLATE_DIRS = [str(Path(__file__).parent / "templates"),
+                 str(Path(__import__("nbgrader").__file__).parent / "server_extensions" / "formgrader" / "templates")]
+COLAB_BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)\s*")
+
+
+def _exercise_titles(root, assignment):
+    """{test grade_id: exercise title} from the course's released notebook, else its solution."""
+    for folder in ("notebooks", "solutions"):
+        path = Path(root) / folder / assignment / f"{assignment}.ipynb"
+        if path.is_file():
+            return _titles_of(str(path), path.stat().st_mtime_ns)
+    return {}
+
+
+@functools.lru_cache(maxsize=64)
+def _titles_of(path, mtime_ns):   # read once per version of the file
+    import nbformat
+
+    return {e.test: e.title for e in exercises(nbformat.read(path, as_version=4))}
+
+
+class ReportCard(NbGraderPreprocessor):
+    """The report card the feedback page opens with (``resources["report_card"]``): each exercise by its title,
+    its points, and for one not at full points what its test said, linked to that test cell.
+
+    Titles come from the course's own notebook, not from the submission, whose markdown the student may have
+    edited. The setup cell and the Open in Colab badge, of no use on a page of results, are left out. Runs after
+    GetGrades (the scores) and ShortTestErrors (the messages as the student may see them)."""
+
+    course_root = Unicode("", help="the course folder (default: the current folder, as nbgrader's commands run)"
+                          ).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        titles = _exercise_titles(self.course_root or os.getcwd(), resources.get("nbgrader", {}).get("assignment", ""))
+        card = []
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "markdown":
+                cell.source = COLAB_BADGE.sub("", cell.source)
+            if meta.get("comment"):   # student values may appear in a check's message: shown as text
+                meta["comment"] = meta["comment"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            if not (cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")):
+                continue
+            score, points = float(meta.get("score") or 0), float(meta.get("points") or 0)
+            errors = [out for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+            message = ""
+            if errors and score < points:
+                lines = str(errors[0].get("evalue", "")).strip().splitlines()
+                name = errors[0].get("ename", "")
+                message = (lines[0] if lines else "") if name == "AssertionError" else f"{name}: {lines[0] if lines else ''}"
+            card.append({"anchor": meta.get("grade_id", ""), "title": titles.get(meta.get("grade_id"), meta.get("grade_id", "")),
+                         "score": score, "points": points, "lost": score < points, "message": message.strip(": ")})
+        nb.cells = [cell for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade_id") != "setup"]
+        resources["report_card"] = card
+        return nb, resources
 
 
 class _MemoryBytecodeCache(jinja2.BytecodeCache):
@@ -129,7 +193,16 @@ class _RememberedHighlight:
         return answer
 
 
-class FeedbackHTMLExporter(HTMLExporter):
+class TemplateFoldersSearched(HasTraits):
+    """An exporter that also searches its template folders themselves, so that the course's feedback template
+    extends nbgrader's by its path ('feedback/index.html.j2'), where its own index.html.j2 shadows the short name."""
+
+    @default("template_paths")
+    def _template_paths(self, prune=True, root_dirs=None):
+        return super()._template_paths(prune, root_dirs) + list(self.extra_template_basedirs)
+
+
+class FeedbackHTMLExporter(TemplateFoldersSearched, HTMLExporter):
     """nbconvert's HTMLExporter made cheap enough to run once per graded submission, on any student's content.
 
     Two costs are paid per page by the stock exporter: its Jinja templates compile

@@ -5,8 +5,8 @@ usage: python -m autograd_course.grading.grade [--course DIR] [--jobs N] [--sche
 
 One coordinator, many workers.  The coordinator is the only writer of the
 gradebook (SQLite by default, or whatever ``c.CourseDirectory.db_url`` names,
-e.g. PostgreSQL), of autograded/, feedback/, grades.csv and
-grading-summary.txt.  For each submission it
+e.g. PostgreSQL), of autograded/, feedback/, grades.csv, grades-by-exercise.csv
+and grading-summary.txt (written from the gradebook: results.py).  For each submission it
 1. reads the folder without following links or opening devices (submission.py),
    and has a child process with time and memory limits (contained.py) check the
    notebook (UTF-8 JSON of bounded depth, a valid notebook with nbgrader's
@@ -37,7 +37,6 @@ says so at the top).  Exit status: 0 when every submission was graded, 1 otherwi
 """
 
 import argparse
-import csv
 import os
 import shutil
 import sys
@@ -49,14 +48,12 @@ from pathlib import Path
 # nbformat and nbgrader take a second to load: they load where they are used, so that a local cluster is
 # already starting meanwhile.
 from . import sandbox
-from .course import assignments
+from .course import assignments, exercises, with_tools_on_path
 from .execute import DEADLINE_SECONDS, Job, run_job
 from .contained import Contained, StepFailed
+from .results import store_in_gradebook, write_reports
 from .submission import read_folder, write_files
 
-CSV_FIELDS = ["assignment", "student", "status", "score", "max_score", "reason", "notes"]
-NO_SANDBOX_WARNING = ("WARNING: graded WITHOUT the sandbox (--no-sandbox): student code ran with the grader's "
-                      "rights and could read or change the gradebook and other students' files.")
 
 
 class GradingRefused(SystemExit):
@@ -107,6 +104,7 @@ class Course:
     def gradebook(self):
         from nbgrader.api import Gradebook
 
+        with_tools_on_path()
         return Gradebook(self.db_url, self.coursedir.course_id)
 
     def folder(self, kind, student, assignment):
@@ -143,6 +141,20 @@ class Course:
             converter = Autograde(coursedir=self.coursedir, config=self.config)
             classes = converter.sanitize_preprocessors if stage == "sanitize" else converter.autograde_preprocessors
             self._kept[key] = [cls(config=self.config) for cls in classes if not issubclass(cls, Execute)]
+        return self._kept[key]
+
+    def exercises(self, assignment):
+        """The assignment's exercises with their titles (course.exercises), from the released notebook, else
+        the solution; [] where the course folder has neither."""
+        key = ("exercises", assignment)
+        if key not in self._kept:
+            import nbformat
+
+            nb = self.released(assignment)
+            source = self.root / "solutions" / assignment / f"{assignment}.ipynb"
+            if nb is None and source.exists():
+                nb = nbformat.read(str(source), as_version=4)
+            self._kept[key] = exercises(nb) if nb is not None else []
         return self._kept[key]
 
     def released(self, assignment):
@@ -481,6 +493,7 @@ def generate_feedback(course, student, assignment):
     from nbgrader.converters import GenerateFeedback
 
     coursedir = course.coursedir
+    course.config.ReportCard.course_root = str(course.root)   # where the report card reads the exercises' titles
     before = coursedir.assignment_id, coursedir.student_id
     coursedir.assignment_id, coursedir.student_id = assignment, student
     try:
@@ -490,42 +503,6 @@ def generate_feedback(course, student, assignment):
     finally:
         coursedir.assignment_id, coursedir.student_id = before
     return []
-
-
-def write_reports(course, outcomes, problems, sandboxed=True):
-    course = Path(course)
-    with open(course / "grades.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        for o in outcomes:
-            writer.writerow({"assignment": o.assignment, "student": o.student, "status": o.status,
-                             "score": "" if o.score is None else f"{o.score:g}",
-                             "max_score": "" if o.max_score is None else f"{o.max_score:g}",
-                             "reason": o.reason, "notes": "; ".join(o.notes)})
-    lines = [] if sandboxed else [NO_SANDBOX_WARNING, ""]
-    lines.append(f"{'assignment':20} {'student':20} {'score':>9}  status")
-    for o in outcomes:
-        score = f"{o.score:g}/{o.max_score:g}" if o.score is not None else "-"
-        status = o.status if o.status == "graded" else f"NOT GRADED: {o.reason}"
-        lines.append(f"{o.assignment:20} {o.student:20} {score:>9}  {status}")
-        lines.extend(f"{'':52}note: {note}" for note in o.notes)
-    failed = [o for o in outcomes if o.status != "graded"]
-    flagged = [o for o in outcomes if any(note.startswith("suspicious") for note in o.notes)]
-    lines.append("")
-    lines.append(f"{len(outcomes) - len(failed)} graded, {len(failed)} not graded"
-                 + (f" ({', '.join(f'{o.student}/{o.assignment}' for o in failed)})" if failed else ""))
-    if flagged:
-        lines.append(f"{len(flagged)} suspicious, to read: "
-                     + ", ".join(f"{o.student}/{o.assignment}" for o in flagged))
-    lines.extend(problems)
-    ran = [o for o in outcomes if o.worker_seconds]
-    if ran:
-        worker, judge = sum(o.worker_seconds for o in ran), sum(o.judge_seconds for o in ran)
-        lines.append(f"Workers' time: {worker:.1f} s for {len(ran)} notebook(s), of which the judge "
-                     f"{judge:.1f} s deciding tests ({100 * judge / worker:.1f}%)")
-    text = "\n".join(lines) + "\n"
-    (course / "grading-summary.txt").write_text(text)
-    return text
 
 
 def local_cluster(workers, **options):
@@ -728,6 +705,7 @@ def grade_class(course=".", ids=None, jobs=None, regrade=False, feedback=True, q
                 continue
             try:
                 outcome.notes += record(course, result)
+                store_in_gradebook(course, outcome, result.verdicts)
             except Exception as error:
                 outcome.status, outcome.reason = "not graded", _reason(error)
             else:
@@ -746,10 +724,10 @@ def grade_class(course=".", ids=None, jobs=None, regrade=False, feedback=True, q
         contained.close()
         if own_workers:
             workers.close()
-    text = write_reports(course.root, outcomes, problems, sandboxed)
+    text = write_reports(course, outcomes, problems, sandboxed)
     if not quiet:
         print(text, end="")
-        print(f"Wrote {course.root / 'grades.csv'}, {course.root / 'grading-summary.txt'} and feedback/.")
+        print(f"Wrote grades.csv, grades-by-exercise.csv, grading-summary.txt and feedback/ in {course.root}.")
     return outcomes
 
 

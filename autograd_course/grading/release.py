@@ -1,4 +1,6 @@
-"""solutions/ -> notebooks/: generate the student versions with nbgrader, then check them.
+"""solutions/ -> notebooks/: generate the student versions with nbgrader, check them, and release them to
+the course's nbgrader exchange (where students on a JupyterHub fetch them; the formgrader then shows them
+as released).
 
 The repository Colab installs from is written in one place, ``autograd_course.COURSE_REPOSITORY``;
 before generating, each solution's Colab badge and setup cell are brought in line with it, so the
@@ -70,6 +72,10 @@ def clean(path):
 
 def release(course, ids):
     course = Path(course)
+    exchange = course / "exchange"   # the course's own (nbgrader_config.py): made here where it is missing
+    if not exchange.exists():
+        exchange.mkdir()
+        exchange.chmod(0o1777)
     failed = False
     for assignment in ids:
         source = course / "solutions" / assignment / f"{assignment}.ipynb"
@@ -86,6 +92,11 @@ def release(course, ids):
         for problem in problems:
             print(f"{assignment}: {problem}", file=sys.stderr)
         failed |= bool(problems)
+        if not problems:
+            published = nbgrader(["release_assignment", assignment, "--force"], course)
+            if published.returncode != 0:
+                print(f"{assignment}: nbgrader release_assignment failed\n{published.stderr[-2000:]}", file=sys.stderr)
+                failed = True
         print(f"{assignment}: {target.relative_to(course)}")
     return not failed
 
