@@ -59,7 +59,14 @@ $(STAMP): requirements.txt $(LOCK) pyproject.toml
 	fi
 	@touch $@
 
-setup: $(STAMP)
+# JupyterHub's proxy (configurable-http-proxy, from npm), for deploy/jupyterhub/ and its test.
+HUB_PROXY := deploy/jupyterhub/node_modules/.bin/configurable-http-proxy
+
+$(HUB_PROXY): deploy/jupyterhub/package.json deploy/jupyterhub/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix deploy/jupyterhub --no-audit --no-fund --loglevel=error \
+		&& touch $@; else echo "*** npm not found: JupyterHub (deploy/jupyterhub/) needs Node.js for its proxy"; fi
+
+setup: $(STAMP) $(HUB_PROXY)
 	@bash .ci/system-packages
 	@mkdir -p exchange && chmod 1777 exchange
 	@echo "Course environment ready in $(VENV)"
