@@ -310,7 +310,11 @@ def test_instructor_sees_the_assignments_in_the_formgrader(page, lab, release):
         formgrader.get_by_text(ASSIGNMENTS[-1], exact=True).first.scroll_into_view_if_needed()
         shot(page, "formgrader-assignments")
         listed = [name.strip() for name in formgrader.locator("table tbody tr td:first-child").all_text_contents()]
+        statuses = [" ".join(row.locator("td").all_text_contents()) for row in formgrader.locator("table tbody tr").all()]
+        warnings = formgrader.get_by_text(re.compile("does not exist", re.I)).count()
     assert sorted(listed) == ASSIGNMENTS, listed
+    assert all("released" in status for status in statuses), statuses   # make release publishes to the exchange
+    assert warnings == 0, "no formgrader warning (the course's exchange exists)"
 
 
 def formgrader_page(page, lab, path, name):
@@ -325,8 +329,9 @@ def formgrader_page(page, lab, path, name):
 
 @NBGRADER
 def test_demo_class_in_the_formgrader(page, demo_lab):
-    """`make demo-lab`: the demo class's assignment released, its students by name with their scores, and its
-    graded submissions for manual grading, the suspicious one flagged; no warning about the exchange."""
+    """`make demo-lab`: the demo class's assignment released, its students by name with their scores, and every
+    submission for manual grading: the suspicious one flagged, the two not graded flagged with their reason on
+    their page; no warning about the exchange."""
     from autograd_course.grading.demo import STUDENTS
 
     assignment = ASSIGNMENTS[0]
@@ -341,11 +346,16 @@ def test_demo_class_in_the_formgrader(page, demo_lab):
         submissions = formgrader_page(page, demo_lab, f"gradebook/{assignment}/{assignment}", "demo-formgrader-3-submissions")
         names = {student: f"{last}, {first}" for student, first, last in STUDENTS}
         listed = " ".join(" ".join(row) for row in submissions)    # names hidden until "Show All Names"
-        for student in ("ada", "ben", "eve"):
+        for student in names:
             assert names[student] in listed, submissions
         flags = {student: page.locator("table tbody tr", has_text=names[student]).locator(".glyphicon-flag").count()
-                 for student in ("ada", "ben", "eve")}
-        assert flags == {"ada": 0, "ben": 0, "eve": 1}, "the suspicious submission, and it alone, is flagged"
+                 for student in names}
+        # Flagged: the suspicious submission, and the two that could not be graded (they need a grade by hand).
+        assert flags == {"ada": 0, "ben": 0, "cy": 1, "dee": 1, "eve": 1}, flags
+        page.locator("table tbody tr", has_text=names["cy"]).locator("a", has_text="Submission").click()
+        reason = page.get_by_text("Not graded automatically: not a notebook: the file is not valid JSON")
+        reason.first.wait_for()
+        shot(page, "demo-formgrader-4-not-graded")
 
 
 # ---- the static site (`make site`) -------------------------------------------------------------------

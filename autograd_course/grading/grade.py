@@ -51,7 +51,7 @@ from . import sandbox
 from .course import assignments, exercises, with_tools_on_path
 from .execute import DEADLINE_SECONDS, Job, run_job
 from .contained import Contained, StepFailed
-from .results import store_in_gradebook, write_reports
+from .results import file_for_manual_grading, read_status, store_in_gradebook, write_reports
 from .submission import read_folder, write_files
 
 
@@ -266,9 +266,11 @@ def _autograded_path(course, student, assignment):
     return Path(course) / "autograded" / student / assignment / f"{assignment}.ipynb"
 
 
-def _up_to_date(course, student, assignment, snapshot):
+def _up_to_date(course, student, assignment, snapshot, status):
+    """Graded since its files last changed (a submission not graded is tried again: what failed may be fixed)."""
     graded = _autograded_path(course, student, assignment)
-    return graded.exists() and graded.stat().st_mtime >= snapshot.newest
+    last = status.get(assignment, {}).get(student, {}).get("status", "graded")
+    return last == "graded" and graded.exists() and graded.stat().st_mtime >= snapshot.newest
 
 
 def _timeouts(nb):
@@ -649,6 +651,7 @@ def grade_class(course=".", ids=None, jobs=None, regrade=False, feedback=True, q
         ids = ids or assignments(course.root)
         limits = asdict(limits or sandbox.Limits())
         pending = find_submissions(course.root, ids)
+        status = read_status(course.root)
         if not pending and not quiet:
             print(f"No submissions under {course.root / 'submitted'} "
                   "(expected submitted/<student>/<assignment>/<assignment>.ipynb).")
@@ -671,7 +674,7 @@ def grade_class(course=".", ids=None, jobs=None, regrade=False, feedback=True, q
                 outcome.reason = f"the submission could not be read: {type(error).__name__}: {error}"[:400]
             if outcome.reason:
                 outcome.status = "not graded"
-            elif not regrade and _up_to_date(course.root, student, assignment, snapshot):
+            elif not regrade and _up_to_date(course.root, student, assignment, snapshot, status):
                 outcome.regraded = False
             else:
                 try:
@@ -716,6 +719,7 @@ def grade_class(course=".", ids=None, jobs=None, regrade=False, feedback=True, q
             outcome.status = "not graded"
             outcome.reason = f"no grading worker finished it within {stall:g} s (the workers stopped): grade again"
         read_scores(course, outcomes)
+        file_for_manual_grading(course, outcomes)
         if feedback:   # submissions graded before and unchanged keep their feedback; write what is missing
             problems += [problem for o in outcomes if o.status == "graded" and not o.regraded
                          and not _feedback_path(course.root, o.student, o.assignment).exists()

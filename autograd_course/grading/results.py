@@ -81,6 +81,44 @@ def store_in_gradebook(course, outcome, verdicts):
         gradebook.db.commit()
 
 
+def file_for_manual_grading(course, outcomes):
+    """Each submission this run could not grade, and that the gradebook holds no grades of, goes into the
+    gradebook without scores and flagged: the formgrader lists it under Manual Grading, and its page there is the
+    released notebook opening with why it was not graded, so that the instructor can read the student's files and
+    grade it by hand. Grades stored before stay as they are."""
+    import nbformat
+    from nbgrader.api import MissingEntry
+
+    for o in outcomes:
+        released = course.released(o.assignment) if o.status != "graded" else None
+        if released is None:
+            continue
+        with course.gradebook() as gradebook:
+            try:
+                gradebook.find_assignment(o.assignment)
+            except MissingEntry:
+                continue
+            try:
+                submission = gradebook.find_submission(o.assignment, o.student)
+            except MissingEntry:
+                gradebook.update_or_create_student(o.student)
+                submission = gradebook.add_submission(o.assignment, o.student)
+            if any(grade.auto_score is not None or grade.manual_score is not None
+                   for notebook in submission.notebooks for grade in notebook.grades):
+                continue
+            for notebook in submission.notebooks:
+                notebook.flagged = True
+            gradebook.db.commit()
+        page = nbformat.from_dict(released)
+        page.cells.insert(0, nbformat.v4.new_markdown_cell(
+            f"**Not graded automatically: {o.reason}.**\n\nThis is the released notebook, not the student's: their "
+            f"files are in `submitted/{o.student}/{o.assignment}/`. Grade them here by hand, or have the student "
+            "hand in a working notebook and run `make grade` again."))
+        target = course.folder("autograded", o.student, o.assignment) / f"{o.assignment}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(page, str(target))
+
+
 def read_status(root):
     """grading-status.json as {assignment: {student: {"status", "reason", "notes"}}} ({} where there is none)."""
     try:
@@ -108,11 +146,12 @@ def update_status(root, outcomes):
 
 
 def _graded_cells(gradebook):
-    """(assignment, student, test cell, score, max score) of every grade the gradebook holds."""
+    """(assignment, student, test cell, score, max score, whether scored at all, whether by hand) of every grade
+    the gradebook holds."""
     from nbgrader.api import Assignment, Grade, GradeCell, Notebook, SubmittedAssignment, SubmittedNotebook
 
     return (gradebook.db.query(Assignment.name, SubmittedAssignment.student_id, GradeCell.name, Grade.score,
-                               GradeCell.max_score)
+                               GradeCell.max_score, Grade.auto_score != None, Grade.manual_score != None)  # noqa: E711
             .select_from(Grade)
             .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
             .join(Notebook, SubmittedNotebook.notebook_id == Notebook.id)
@@ -148,9 +187,12 @@ def class_results(course, status=None):
     status = read_status(course.root) if status is None else status
     with course.gradebook() as gradebook:
         grades, comments = _graded_cells(gradebook), _comments(gradebook)
-    cells = {}
-    for assignment, student, cell, score, most in grades:
-        cells.setdefault((assignment, student), {})[cell] = (score or 0.0, most or 0.0)
+    cells, by_hand = {}, set()
+    for assignment, student, cell, score, most, auto, manual in grades:
+        if auto or manual:        # a submission filed for manual grading has grades with neither
+            cells.setdefault((assignment, student), {})[cell] = (score or 0.0, most or 0.0)
+        if manual:
+            by_hand.add((assignment, student))
     results = {}
     for assignment, entries in status.items():
         for student, entry in entries.items():
@@ -160,6 +202,9 @@ def class_results(course, status=None):
         results.setdefault(key, SubmissionResult(*key))
     for (assignment, student), result in results.items():
         scored = cells.get((assignment, student))
+        if result.status != "graded" and (assignment, student) in by_hand:
+            result.notes.append(f"graded by hand in the formgrader (not graded automatically: {result.reason})")
+            result.status, result.reason = "graded", ""
         if result.status != "graded" or not scored:
             if result.status == "graded":
                 result.status, result.reason = "not graded", result.reason or "nbgrader stored no grades for it"
