@@ -103,11 +103,11 @@ def execute(nb, workdir, timeout=120):
     # kernel has no unencrypted-TCP warning to print.
     manager = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(workdir) / "kernel"))
     try:
-        NotebookClient(nb, km=manager, timeout=timeout, allow_errors=True,
+        NotebookClient(nb, km=manager, timeout=timeout, allow_errors=True, shutdown_kernel="immediate",
                        resources={"metadata": {"path": str(workdir)}}).execute()
     finally:
         if manager.has_kernel:
-            manager.shutdown_kernel()
+            manager.shutdown_kernel(now=True)
     return nb
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 
 from autograd_course.grading.course import tool_env
+from autograd_course.grading.release import release
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
@@ -46,7 +47,7 @@ def make_course(tmp, assignments=ASSIGNMENTS, timeout=None):
             config.write(f"\nc.Execute.timeout = {int(timeout)}\n")
     for assignment in assignments:
         shutil.copytree(SOLUTIONS / assignment, course / "solutions" / assignment)
-        nbgrader(["generate_assignment", assignment, "--force"], cwd=course)
+    assert release(course, list(assignments)), f"make release failed in {course}"
     return course
 
 

@@ -255,7 +255,9 @@ def test_student_runs_a_notebook_to_its_first_exercise(page, student_lab, assign
         assert message.is_visible(), "the stub's message is shown"
         shot(page, f"student-{assignment}-3-first-exercise")
         # `make lab` asks nothing of the student: no pop-up about Jupyter news or updates.
-        assert page.get_by_text(re.compile("Jupyter news|update", re.I)).locator("visible=true").count() == 0
+        # (JupyterLab's own words: "…notified about official Jupyter news?", and an update's "Ignore all updates".)
+        asked = page.get_by_text(re.compile(r"official Jupyter news|Ignore all updates", re.I))
+        assert asked.locator("visible=true").count() == 0, asked.all_text_contents()
 
 
 def validate(page, name):

@@ -19,7 +19,8 @@ def test_solution_executes_without_error_and_draws(assignment):
     path = SOLUTIONS / assignment / f"{assignment}.ipynb"
     nb = read_notebook(path)
     before = set(path.parent.iterdir())
-    NotebookClient(nb, timeout=120, resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(nb, timeout=120, shutdown_kernel="immediate",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
     created = sorted(p.name for p in set(path.parent.iterdir()) - before)
     assert not created, f"{assignment} wrote {created} into its folder, which release would copy to students"
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
@@ -38,7 +39,8 @@ def test_student_version_runs_until_it_needs_an_exercise(assignment):
     missing, and says so: no NameError or other fallout in the narrative cells."""
     path = NOTEBOOKS / assignment / f"{assignment}.ipynb"
     nb = read_notebook(path)
-    NotebookClient(nb, timeout=120, allow_errors=True, resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(nb, timeout=120, shutdown_kernel="immediate", allow_errors=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
     unexpected, passing_tests = [], []
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):

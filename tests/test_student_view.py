@@ -16,7 +16,7 @@ SETUP_NAMES = ("torch", "plt", "ic", "draw_graph", "reveal", "setup_notebook")
 
 def run(nb, path=None):
     resources = {"metadata": {"path": str(path)}} if path else {}
-    NotebookClient(nb, timeout=120, allow_errors=True, resources=resources).execute()
+    NotebookClient(nb, timeout=120, shutdown_kernel="immediate", allow_errors=True, resources=resources).execute()
     return nb
 
 

@@ -1,6 +1,7 @@
 """Feedback: a report card first, never a hidden test (test cells keep only the checks' messages), cheap to render."""
 
 import functools
+import html
 import os
 import re
 from pathlib import Path
@@ -13,6 +14,7 @@ from nbgrader.utils import is_grade
 from traitlets import HasTraits, Unicode, default
 
 from .course import exercises
+from .results import verdict_message
 
 TRACEBACK = "Traceback (most recent call last)"
 
@@ -80,18 +82,15 @@ class ReportCard(NbGraderPreprocessor):
             if cell.cell_type == "markdown":
                 cell.source = COLAB_BADGE.sub("", cell.source)
             if meta.get("comment"):   # student values may appear in a check's message: shown as text
-                meta["comment"] = meta["comment"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                meta["comment"] = html.escape(meta["comment"], quote=False)
             if not (cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")):
                 continue
             score, points = float(meta.get("score") or 0), float(meta.get("points") or 0)
             errors = [out for out in cell.get("outputs", []) if out.get("output_type") == "error"]
-            message = ""
-            if errors and score < points:
-                lines = str(errors[0].get("evalue", "")).strip().splitlines()
-                name = errors[0].get("ename", "")
-                message = (lines[0] if lines else "") if name == "AssertionError" else f"{name}: {lines[0] if lines else ''}"
-            card.append({"anchor": meta.get("grade_id", ""), "title": titles.get(meta.get("grade_id"), meta.get("grade_id", "")),
-                         "score": score, "points": points, "lost": score < points, "message": message.strip(": ")})
+            grade_id = meta.get("grade_id", "")
+            card.append({"anchor": grade_id, "title": titles.get(grade_id, grade_id), "score": score, "points": points,
+                         "lost": score < points,
+                         "message": verdict_message(errors[0]) if errors and score < points else ""})
         nb.cells = [cell for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade_id") != "setup"]
         resources["report_card"] = card
         return nb, resources

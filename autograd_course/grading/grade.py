@@ -478,16 +478,18 @@ def write_plain_feedback(course, student, assignment, why):
 
     with course.gradebook() as gradebook:
         submission = gradebook.find_submission_notebook(assignment, assignment, student)
-        rows = [(grade.name, grade.score or 0, grade.max_score) for grade in submission.grades]
+        scores = {grade.name: (grade.score or 0, grade.max_score) for grade in submission.grades}
         total, most = submission.score or 0, submission.max_score
-    body = "".join(f"<tr><td>{html.escape(name)}</td><td>{score:g}</td><td>{most_points:g}</td></tr>"
-                   for name, score, most_points in sorted(rows))
+    titled = [(e.test, f"{e.title} ({e.test})") for e in course.exercises(assignment) if e.test in scores]
+    titled += [(name, name) for name in sorted(set(scores) - {test for test, _ in titled})]
+    body = "".join(f"<tr><td>{html.escape(title)}</td><td>{scores[test][0]:g}</td><td>{scores[test][1]:g}</td></tr>"
+                   for test, title in titled)
     page = _feedback_path(course.root, student, assignment)
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(assignment)}: "
                     f"feedback</title></head><body><h1>{html.escape(assignment)}</h1><p>Score: {total:g} / {most:g}</p>"
                     f"<p>Your notebook could not be shown here ({html.escape(why)}); the scores of its tests are:</p>"
-                    f"<table><tr><th>test</th><th>score</th><th>out of</th></tr>{body}</table></body></html>\n")
+                    f"<table><tr><th>exercise</th><th>score</th><th>out of</th></tr>{body}</table></body></html>\n")
 
 
 def generate_feedback(course, student, assignment):

@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 
 from ..notebook import COURSE_REPOSITORY
-from .course import assignments, nbgrader
+from .course import assignments, with_tools_on_path
 
 LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
@@ -70,6 +70,24 @@ def clean(path):
     nbformat.write(nb, str(path))
 
 
+def nbgrader_api(course):
+    """nbgrader's Python API on the course folder, as its formgrader uses it: nbgrader's own commands, without a
+    process of their own each (one takes 1-2 s to start). Releasing replaces what the exchange held, as
+    ``release_assignment --force`` does."""
+    from nbgrader.apps import NbGraderAPI
+
+    from .grade import load_course
+
+    loaded = load_course(course)
+    loaded.config.ExchangeReleaseAssignment.force = True
+    with_tools_on_path()       # the gradebook runs alembic by name
+    return NbGraderAPI(coursedir=loaded.coursedir, config=loaded.config)
+
+
+def _failure(result):
+    return (result.get("error") or result.get("log") or "")[-2000:]
+
+
 def release(course, ids):
     course = Path(course)
     exchange = course / "exchange"   # the course's own (nbgrader_config.py): made here where it is missing
@@ -81,10 +99,12 @@ def release(course, ids):
         source = course / "solutions" / assignment / f"{assignment}.ipynb"
         if source.exists() and fill_repository(source, assignment):
             print(f"{assignment}: {source.relative_to(course)} now names {COURSE_REPOSITORY}")
-        result = nbgrader(["generate_assignment", assignment, "--force"], course)
+    api = nbgrader_api(course)
+    for assignment in ids:
+        result = api.generate_assignment(assignment, force=True)
         target = course / "notebooks" / assignment / f"{assignment}.ipynb"
-        if result.returncode != 0 or not target.exists():
-            print(f"{assignment}: nbgrader generate_assignment failed\n{result.stderr[-2000:]}", file=sys.stderr)
+        if not result["success"] or not target.exists():
+            print(f"{assignment}: nbgrader generate_assignment failed\n{_failure(result)}", file=sys.stderr)
             failed = True
             continue
         clean(target)
@@ -93,9 +113,9 @@ def release(course, ids):
             print(f"{assignment}: {problem}", file=sys.stderr)
         failed |= bool(problems)
         if not problems:
-            published = nbgrader(["release_assignment", assignment, "--force"], course)
-            if published.returncode != 0:
-                print(f"{assignment}: nbgrader release_assignment failed\n{published.stderr[-2000:]}", file=sys.stderr)
+            published = api.release_assignment(assignment)
+            if not published["success"]:
+                print(f"{assignment}: nbgrader release_assignment failed\n{_failure(published)}", file=sys.stderr)
                 failed = True
         print(f"{assignment}: {target.relative_to(course)}")
     return not failed
