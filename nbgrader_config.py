@@ -16,6 +16,9 @@ c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE") or os.path.join(os.path.di
 
 # Per-cell limit while grading; the slowest course cell takes a few seconds.
 c.Execute.timeout = 60
+# nbgrader stops a notebook when a cell's last output has not arrived 4 s after the cell's reply (nbclient's
+# default): a grading machine under load can be that slow, and the student would lose the whole notebook.
+c.Execute.iopub_timeout = 30
 
 # A student who deletes a test cell gets it back, and scored, at grading time.
 c.OverwriteCells.add_missing_cells = True

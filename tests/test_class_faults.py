@@ -298,3 +298,34 @@ def test_the_setup_cell_is_found_whatever_order_the_gradebook_returns_cells_in(t
     monkeypatch.setattr(Course, "gradebook", lambda self: LastCellsFirst(stored_order(self)))
     (outcome,) = grade_class(course, [ASSIGNMENT], workers=workers, feedback=False, quiet=True)
     assert (outcome.status, outcome.score, outcome.notes) == ("graded", TOTAL, []), outcome
+
+
+LATE_OUTPUT = '''import sys, time
+class LateFlush:
+    """The kernel's flush after a cell's reply, before it says it is idle, takes 6 s once: a loaded machine."""
+    def __init__(self, stream):
+        self.stream, self.flushes = stream, 0
+    def flush(self):
+        self.flushes += 1
+        if self.flushes == 2:
+            time.sleep(6)
+        return self.stream.flush()
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+sys.stdout = LateFlush(sys.stdout)
+print("late")'''
+
+
+def test_output_that_arrives_late_on_a_loaded_machine_costs_nothing():
+    """nbclient gives up on a cell whose output is still on its way 4 s after the reply, and nbgrader makes that
+    end the notebook; the course's configuration waits long enough for a busy grading machine."""
+    from autograd_course.grading.execute import Job, run_job
+    from autograd_course.grading.grade import load_course
+    from harness import ROOT
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(LATE_OUTPUT), nbformat.v4.new_code_cell("x = 1")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    result = run_job(Job("late", "late", nbformat.writes(nb), execute_config=load_course(ROOT).execute_config()))
+    assert not result.error and not result.notes, (result.error, result.notes)
+    executed = nbformat.reads(result.notebook, as_version=4)
+    assert [output.get("text") for cell in executed.cells for output in cell.outputs] == ["late\n"]

@@ -5,7 +5,7 @@ usage: python -m autograd_course.grading.bench [--repeats 3] [--grading-repeats 
 1. each solution notebook executed start to finish (kernel start included):
    median over N runs of the wall time and of the kernel's peak resident memory;
 2. the floor: a notebook that only imports torch (kernel start + import);
-3. grading the demo class (ada and ben for every assignment, plus cy's and dee's
+3. grading the demo class (ada and ben for every assignment, eve for the first, plus cy's and dee's
    broken files), each run on fresh copies, all ways one after the other:
    - plain execution side by side with grading: the notebooks that make grade grades, each in a fresh kernel
      with nbclient, as many at a time as make grade has workers (that many long-lived processes, wall time

@@ -345,6 +345,10 @@ def run_job(job):
                 result.error = f"the notebook ran past the grading limit of {job.deadline_seconds:g} s for a whole notebook"
             elif isinstance(error, DeadKernelError):
                 result.error = DEAD_KERNEL
+            elif isinstance(error, CellTimeoutError) and "IOPub" in str(error):
+                result.error = (f"a cell's output had not all arrived {executor.iopub_timeout:g} s after the cell "
+                                "ended (a cell changed how the kernel sends its output, for example sys.stdout, or the "
+                                "grading machine was overloaded: the next run tries again)")
             elif isinstance(error, CellTimeoutError):
                 result.error = ("the kernel stopped answering (a cell broke the kernel's own machinery, for example "
                                 "by replacing a builtin function it relies on)")
