@@ -14,6 +14,13 @@ def pictures(nb):
             if out.output_type in ("display_data", "execute_result") and ({"image/svg+xml", "image/png"} & set(out.get("data", {})))]
 
 
+# Numbers that the prose next to a cell states, as the cell must print them: (a line of the cell, what it prints).
+STATED = {
+    # a second pass through the same graph: the course's engine, then PyTorch
+    "07_build_your_own_autograd": [("# the same graph again", ["(4.0, 6.0)", "(2.0, 4.0)"])],
+}
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solution_executes_without_error_and_draws(assignment):
     path = SOLUTIONS / assignment / f"{assignment}.ipynb"
@@ -26,6 +33,10 @@ def test_solution_executes_without_error_and_draws(assignment):
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
     errors = [out for out in outputs if out.output_type == "error"]
     assert not errors, errors
+    for line, printed in STATED.get(assignment, []):
+        cell = next(cell for cell in nb.cells if line in cell.source)
+        text = "".join(out.get("text", "") for out in cell.outputs)
+        assert all(number in text for number in printed), f"the text says {printed}; the cell printed {text!r}"
     shown = pictures(nb)
     assert shown, f"{assignment} shows no graph or plot"
     svgs = [out for out in shown if "image/svg+xml" in out.data]

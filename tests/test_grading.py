@@ -3,12 +3,13 @@
 For every notebook: the solution scores full marks; the untouched student version
 scores 0 without crashing; alternative correct answers (tests/submissions/) earn
 their exercises' full points; each typical mistake, and each answer that gives right values while breaking a rule its exercise
-states (RULE_BREAKS: one .backward(), no torch.autograd.functional, full backward hooks, ...), loses exactly its
-own exercise's points, and the failure message names the mistake or the rule.
+states (RULE_BREAKS: one .backward(), no torch.autograd.functional, full backward hooks, ...), and each further
+typical mistake (MORE_MISTAKES), loses exactly its own exercise's points, and the failure message names the
+mistake or the rule.
 
 Mistakes are graded a few to a notebook, to keep the suite fast: those of every other exercise together, with
 the alternative answers in the exercises between them (so that a mistake spilling into the next exercise's test
-shows, and every alternative is graded once), and the rule breaks together. A grouped submission must fail
+shows, and every alternative is graded once), the rule breaks together, and the further mistakes together. A grouped submission must fail
 exactly the tests of its mistaken exercises, each with its own message, and pass all the others.
 """
 
@@ -36,6 +37,7 @@ def test_round_trip(assignment, tmp_path, workers):
         "mistakes-odd": {g: case for g, case in cases.MISTAKES.items() if order.index(g) % 2 == 0},
         "mistakes-even": {g: case for g, case in cases.MISTAKES.items() if order.index(g) % 2 == 1},
         "rule-breaks": getattr(cases, "RULE_BREAKS", {}),
+        "more-mistakes": getattr(cases, "MORE_MISTAKES", {}),
     }
     groups = {student: group for student, group in groups.items() if group}
     for student, group in groups.items():

@@ -223,3 +223,24 @@ def softplus_repaired(z):
     return torch.nn.functional.softplus(z)
 ''', "torch.nn.functional.softplus"),
 }
+
+# solution grade_id -> (a further typical mistake, in words; the whole cell; words its failure message must
+# contain): graded together, as one more submission, like the rule breaks.
+MORE_MISTAKES = {
+    "nan_gradient_source": ("asks torch.autograd.grad for every input without allow_unused", '''
+def nan_gradient_source(fn, *inputs):
+    """Return the name of the backward function that anomaly mode reports for a NaN in the gradient of
+    fn(*inputs) (a string such as "PowBackward0"), or None when the backward pass finishes without one."""
+    leaves = [t.detach().requires_grad_(True) for t in inputs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            with torch.autograd.detect_anomaly():
+                torch.autograd.grad(fn(*leaves), leaves)
+        except RuntimeError as error:
+            if "returned nan values" not in str(error):
+                raise
+            return str(error).split("'")[1]
+    return None
+''', "allow_unused=True"),
+}
