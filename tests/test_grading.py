@@ -9,8 +9,9 @@ mistake or the rule.
 
 Mistakes are graded a few to a notebook, to keep the suite fast: those of every other exercise together, with
 the alternative answers in the exercises between them (so that a mistake spilling into the next exercise's test
-shows, and every alternative is graded once), the rule breaks together, and the further mistakes together. A grouped submission must fail
-exactly the tests of its mistaken exercises, each with its own message, and pass all the others.
+shows, and every alternative is graded once), the rule breaks together, and the further mistakes together. A
+grouped submission must fail exactly the tests of its mistaken exercises, each with its own message, and pass all
+the others.
 """
 
 import pytest

@@ -114,8 +114,8 @@ class Course:
         from nbgrader.preprocessors import Execute
 
         return {name: getattr(Execute(config=self.config), name)
-                for name in ("timeout", "interrupt_on_timeout", "iopub_timeout", "raise_on_iopub_timeout", "startup_timeout",
-                             "extra_arguments", "execute_retries", "error_on_timeout")}
+                for name in ("timeout", "interrupt_on_timeout", "iopub_timeout", "raise_on_iopub_timeout",
+                             "startup_timeout", "extra_arguments", "execute_retries", "error_on_timeout")}
 
     def cells(self, assignment):
         """{grade_id: GradebookCell} of the assignment's notebook, as the gradebook holds them."""
