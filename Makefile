@@ -42,7 +42,7 @@ help:
 	@echo "make export    the gradebook as Canvas and Moodle grade-import CSV files, in exports/"
 	@echo "make test      the test suite (what CI runs), the browser tests included"
 	@echo "make test-browser  only the browser tests: JupyterLab and the site in headless Chromium"
-	@echo "make site      the course as static HTML pages for readers, in site/"
+	@echo "make site      the course as a book for readers (sidebar, search, math, launch buttons), in site/"
 	@echo "make lock      re-pin requirements.lock after a change to requirements.txt (UPGRADE=1: newest of all)"
 	@echo "make bench     execution time, memory and grading throughput figures"
 
@@ -109,8 +109,14 @@ test-browser: setup
 	rm -rf browser-results
 	COURSE_BROWSER_TESTS=required $(WITH_ENV) $(BIN)/python -m pytest -m browser -n 2 --dist loadgroup tests/test_browser.py
 
+# The site's pages in $(SITE)/ from the book's sources in $(BOOK)/; the notebooks' executed outputs are cached
+# in .jupyter_cache/ (or $SITE_CACHE), so a rebuild executes only the notebooks that changed. Any warning fails
+# the build (a missing picture, a broken link).
+BOOK ?= book
+SITE ?= site
 site: setup
-	$(WITH_ENV) $(BIN)/python -m autograd_course.site --out site
+	$(WITH_ENV) $(BIN)/python -m sphinx -b html -j auto -q -W --keep-going "$(BOOK)" "$(SITE)"
+	@echo "site: $(SITE)/index.html"
 
 # Pins what requirements.txt and pyproject.toml ask for, keeping the current pins that still fit
 # (UPGRADE=1: the newest releases of everything). A local build tag such as 2.13.0+cpu is dropped:

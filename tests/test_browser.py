@@ -2,8 +2,9 @@
 
 A student opens each notebook in JupyterLab, runs it to its first exercise and sees the graphs and the stub's
 message; nbgrader's Validate button passes a finished notebook and fails an unfinished one; an instructor
-opens the formgrader after a release and sees the assignments. A reader browses the static site that
-`make site` builds: every page loads with all its pictures, links lead on, and no solution shows.
+opens the formgrader after a release and sees the assignments. A reader browses the course site that
+`make site` builds: every page loads cleanly with its formulas typeset and its pictures described, search,
+dark mode and the launch and download buttons work, and no solution shows in any built file.
 Screenshots of every step go to browser-results/ (BROWSER_RESULTS) for a person to look at. Fixtures are
 per module, and so per xdist worker: one JupyterLab server and one page for the tests in JupyterLab, one
 site build for the site's; `make test-browser` runs only these tests.
@@ -11,6 +12,7 @@ site build for the site's; `make test-browser` runs only these tests.
 
 import contextlib
 import functools
+import html
 import http.server
 import re
 import shutil
@@ -21,7 +23,8 @@ import threading
 import nbformat
 import pytest
 
-from browser import RESULTS, JupyterLab, launch, missing_browser
+from autograd_course.notebook import COURSE_REPOSITORY
+from browser import RESULTS, JupyterLab, launch, missing_browser, shell_env
 from harness import (ASSIGNMENTS, NOTEBOOKS, ROOT, SECRET_MARKERS, SOLUTIONS, STUB_MESSAGE, read_notebook,
                      secret_lines, tool_env)
 
@@ -360,20 +363,29 @@ def test_demo_class_in_the_formgrader(page, demo_lab):
         shot(page, "demo-formgrader-4-not-graded")
 
 
-# ---- the static site (`make site`) -------------------------------------------------------------------
+# ---- the course site (`make site`) -------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """The site built as `make site` builds it, served over HTTP on localhost."""
-    from autograd_course.site import build
+def site_build(tmp_path_factory):
+    """The site as a reader's `make site` builds it (README: `SITE=folder` for another folder), from an empty
+    execution cache, so that every notebook runs: (the site's folder, the cache)."""
+    tmp = tmp_path_factory.mktemp("site")
+    out, cache = tmp / "site", tmp / "cache"
+    result = subprocess.run(["make", "site", f"SITE={out}"], cwd=ROOT, capture_output=True, text=True,
+                            env={**shell_env(), "SITE_CACHE": str(cache)}, timeout=900)
+    assert result.returncode == 0, f"make site failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return out, cache
 
-    out = tmp_path_factory.mktemp("site") / "site"
-    pages = build(out, log=lambda line: None)
+
+@pytest.fixture(scope="module")
+def site(site_build):
+    """The built site served over HTTP on localhost: its base URL."""
+    out, _ = site_build
     handler = functools.partial(QuietHandler, directory=str(out))
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        yield f"http://127.0.0.1:{server.server_address[1]}", pages
+        yield f"http://127.0.0.1:{server.server_address[1]}"
         server.shutdown()
 
 
@@ -384,84 +396,246 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def reader(browser, site):
-    """A reader's page. Requests that leave localhost are refused: the site stands alone."""
-    base, _ = site
+    """A reader's page, which records what went wrong as it loads: console errors and warnings, requests
+    that failed or were answered with an error. Requests that leave localhost are refused: the site stands
+    alone, math included."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
-    page.failed = []
-    page.on("requestfailed", lambda request: page.failed.append(request.url))
+    page.problems = []
+    page.on("console", lambda message: message.type in ("error", "warning")
+            and page.problems.append(f"console {message.type}: {message.text}"))
+    page.on("pageerror", lambda error: page.problems.append(f"script error: {error}"))
+    page.on("requestfailed", lambda request: page.problems.append(f"request failed: {request.url}"))
+    page.on("response", lambda response: response.status >= 400
+            and page.problems.append(f"HTTP {response.status}: {response.url}"))
     context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.abort())
     yield page
     context.close()
 
 
-def broken_images(page):
-    """<img> elements the browser could not decode, and pictures that are not part of the site."""
-    return page.evaluate("""() => [...document.images]
-        .filter(i => !(i.complete && i.naturalWidth > 0) || !/^(data:|http:\\/\\/127\\.0\\.0\\.1)/.test(i.src))
-        .map(i => i.src.slice(0, 120))""")
+def built_pages(out):
+    return sorted(str(path.relative_to(out)) for path in out.rglob("*.html") if "_static" not in path.parts)
 
 
-def page_lines(page):
-    """The stripped lines of the page's text (rendered or not: a reader may scroll to any of it)."""
-    return {line.strip() for line in page.locator("body").text_content().splitlines()}
+def notebook_page(assignment):
+    return f"notebooks/{assignment}/{assignment}.html"
+
+
+def open_page(page, base, path):
+    """Load ``path`` and wait until MathJax has typeset it; the problems seen while loading."""
+    page.problems.clear()
+    response = page.goto(f"{base}/{path}")
+    assert response.ok, f"{path}: HTTP {response.status}"
+    page.wait_for_load_state("networkidle")
+    page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
+    return list(page.problems)
+
+
+PLACEHOLDER_ALT = "No description has been provided for this image"
+# TeX that a formula left untypeset would show: a command with an argument, display or inline delimiters.
+RAW_TEX = re.compile(r"\\[A-Za-z]+\{|\\[()\[\]]|\$\$|\$[^$\s][^$]*\\[A-Za-z]")
+
+
+def untypeset_tex(page):
+    """Text of the page's prose (code, typeset math and scripts left out) that still looks like TeX."""
+    prose = page.evaluate("""() => {
+        const article = document.querySelector('article') || document.body;
+        const copy = article.cloneNode(true);
+        copy.querySelectorAll('mjx-container, pre, code, script, style, .cell_input').forEach(e => e.remove());
+        return copy.textContent;
+    }""")
+    return [match.group(0) for match in RAW_TEX.finditer(prose)]
+
+
+def images_without_pictures(page):
+    """<img> elements that did not decode, are not part of the site, or have no alt text (or the placeholder)."""
+    return page.evaluate("""([placeholder]) => [...document.images]
+        .filter(i => !(i.complete && i.naturalWidth > 0) || !/^(data:|http:\\/\\/127\\.0\\.0\\.1)/.test(i.src)
+                     || !(i.alt || '').trim() || i.alt.includes(placeholder))
+        .map(i => [i.src.slice(0, 100), i.alt.slice(0, 60)])""", [PLACEHOLDER_ALT])
+
+
+def built_text(path):
+    """What a built file shows a reader, as lines: an HTML page's text without its tags, a notebook's cells."""
+    if path.suffix == ".ipynb":
+        return "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells)
+    text = path.read_text(errors="replace")
+    return html.unescape(re.sub(r"<[^>]+>", "", text)) if path.suffix == ".html" else text
 
 
 @SITE
-def test_site_index_has_the_readme_table_linking_every_notebook(reader, site):
-    base, pages = site
+def test_site_shows_no_solution_and_no_hidden_test_in_any_built_file(site_build):
+    out, _ = site_build
+    secrets = {assignment: secret_lines(assignment) for assignment in ASSIGNMENTS}
+    # A page shared by all (the index, search, its index) is checked against what no student notebook shows.
+    public = {line.strip() for assignment in ASSIGNMENTS
+              for line in built_text(NOTEBOOKS / assignment / f"{assignment}.ipynb").splitlines()}
+    shared = set().union(*secrets.values()) - public
+    files = [path for path in out.rglob("*") if path.is_file() and path.suffix in (".html", ".js", ".ipynb", ".txt")
+             and "mathjax" not in path.parts]
+    assert len([path for path in files if path.suffix == ".ipynb"]) == len(ASSIGNMENTS)
+    for path in files:
+        text = built_text(path)
+        markers = [marker for marker in SECRET_MARKERS if marker in text]
+        owner = next((assignment for assignment in ASSIGNMENTS if assignment in path.parts), None)
+        leaked = secrets.get(owner, shared) & {line.strip() for line in text.splitlines()}
+        assert not markers and not leaked, f"{path.relative_to(out)}: {markers} {sorted(leaked)[:3]}"
+
+
+@SITE
+def test_site_every_page_loads_without_errors_with_its_formulas_typeset_and_pictures_described(reader, site,
+                                                                                              site_build):
+    out, _ = site_build
+    pages = built_pages(out)
+    assert {"index.html", "search.html", *map(notebook_page, ASSIGNMENTS)} <= set(pages), pages
+    for path in pages:
+        with session(reader, f"site-load-{path.replace('/', '-')}"):
+            problems = open_page(reader, site, path)
+            assert not problems, f"{path}: {problems}"
+            assert not images_without_pictures(reader), f"{path}: {images_without_pictures(reader)}"
+            assert not untypeset_tex(reader), f"{path}: raw TeX on the page: {untypeset_tex(reader)[:5]}"
+    # The notebooks' math is typeset (MathJax from the site's own copy), and their pictures are shown.
+    for assignment in ASSIGNMENTS:
+        open_page(reader, site, notebook_page(assignment))
+        assert reader.locator("mjx-container").count() >= 1, f"{assignment}: no typeset formula"
+        assert reader.locator(".cell_output img").count() >= 1, f"{assignment}: no graph or plot"
+
+
+@SITE
+def test_site_index_lists_the_notebooks_in_the_sidebar_in_order(reader, site):
     with session(reader, "site-index"):
-        response = reader.goto(f"{base}/index.html")
-        assert response.ok
-        assert reader.title() == pages["index.html"]
-        assert not broken_images(reader), broken_images(reader)
+        open_page(reader, site, "index.html")
         assert reader.locator("img[src$='backward-graph.svg']").count() == 1, "the README's picture"
-        links = reader.locator("table a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
-        assert links == [f"{assignment}.html" for assignment in ASSIGNMENTS]
+        sidebar = reader.locator("nav.bd-docs-nav a.reference").evaluate_all(
+            "links => links.map(a => a.getAttribute('href'))")
+        assert sidebar == ["#", *map(notebook_page, ASSIGNMENTS)], sidebar
         shot(reader, "site-index")
-        reader.locator("table a").first.click()
-        reader.wait_for_url(f"**/{ASSIGNMENTS[0]}.html")
+        reader.locator("a.right-next").click()
+        reader.wait_for_url(f"**/{notebook_page(ASSIGNMENTS[0])}")
+
+
+def code_cells(assignment, kind):
+    """The student notebook's code cells of one kind: the exercises' stubs or their visible tests."""
+    cells = read_notebook(NOTEBOOKS / assignment / f"{assignment}.ipynb").cells
+    grading = [cell.metadata.get("nbgrader", {}) for cell in cells if cell.cell_type == "code"]
+    if kind == "exercise":
+        return [g for g in grading if g.get("solution")]
+    return [g for g in grading if g.get("grade") and not g.get("solution")]
 
 
 @SITE
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_site_page_shows_the_executed_notebook_without_solutions(reader, site, assignment):
-    base, pages = site
+def test_site_notebook_page_is_for_reading(reader, site, assignment):
+    """Setup hidden, exercises as Your-turn boxes with their stubs and no error output, visible tests folded,
+    an outline, previous/next links, and the launch and download buttons leading to the student notebook."""
     with session(reader, f"site-{assignment}"):
-        reader.failed.clear()
-        response = reader.goto(f"{base}/{assignment}.html")
-        assert response.ok
-        assert reader.title() == pages[f"{assignment}.html"]
-        local_failures = [url for url in reader.failed if url.startswith(base)]
-        assert not local_failures, local_failures
-        assert not broken_images(reader), broken_images(reader)
-        pictures = reader.locator(".jp-OutputArea-output img, .jp-OutputArea-output svg")
-        assert pictures.count() >= 1, "the worked examples' graphs and plots are shown"
+        open_page(reader, site, notebook_page(assignment))
+        heading = read_notebook(NOTEBOOKS / assignment / f"{assignment}.ipynb").cells[0].source.splitlines()[0]
+        assert reader.locator("article h1").first.text_content().strip().rstrip("#") == heading.lstrip("# ")
         shot(reader, f"site-{assignment}-1-top")
-        pictures.first.scroll_into_view_if_needed()
-        shot(reader, f"site-{assignment}-2-picture")
-        # Exercises stay exercises: the stub's message, cut down to its line, and no solution or hidden test.
-        stub = reader.locator(".jp-OutputArea-output", has_text=f"NotImplementedError: {STUB_MESSAGE}")
-        assert stub.count() >= 1
-        assert "Traceback" not in stub.first.text_content()
-        stub.first.scroll_into_view_if_needed()
-        shot(reader, f"site-{assignment}-3-exercise")
-        # The math is typeset (MathML made at build time), not left as TeX for a script the reader may not reach.
-        prose = " ".join(reader.locator(".jp-MarkdownOutput").all_text_contents())
-        assert reader.locator("math").count() >= 1 and not re.search(r"\$\$|\\frac|\\partial", prose)
-        html = reader.content()
-        assert not [marker for marker in SECRET_MARKERS if marker in html]
-        leaked = sorted(secret_lines(assignment) & page_lines(reader))
-        assert not leaked, f"solution or hidden-test lines on the page: {leaked[:5]}"
-        # Navigation: back to the index, and on to the neighbours.
+        assert "COURSE_PACKAGE" not in reader.locator("article").text_content(), "the setup cell is shown"
+        outputs = " ".join(reader.locator(".cell_output").all_text_contents())
+        assert "NotImplementedError" not in outputs and reader.locator(".traceback").count() == 0
+        # Each exercise's stub stands in a "Your turn" box, with nothing run under it.
+        exercises = reader.locator(".tag_course-exercise")
+        assert exercises.count() == len(code_cells(assignment, "exercise"))
+        assert reader.locator("section.your-turn .tag_course-exercise").count() == exercises.count()
+        assert reader.locator(".tag_course-exercise .cell_output").count() == 0
+        box = reader.locator("section.your-turn").first
+        assert box.locator("p.your-turn-label").first.text_content() == "Your turn"
+        assert STUB_MESSAGE in box.locator(".tag_course-exercise").first.text_content()
+        box.scroll_into_view_if_needed()
+        shot(reader, f"site-{assignment}-2-your-turn")
+        # The visible tests are folded away under "Show the visible tests", and open on a click.
+        tests = reader.locator(".tag_course-visible-tests")
+        assert tests.count() == len(code_cells(assignment, "visible tests"))
+        assert reader.locator(".tag_course-visible-tests details[open]").count() == 0
+        first = tests.first
+        assert not first.locator("pre").first.is_visible()
+        first.get_by_text("Show the visible tests").click()
+        assert first.locator("pre").first.is_visible()
+        # The worked examples' pictures, with their captions or graph descriptions as alt text.
+        picture = reader.locator(".cell_output img").first
+        picture.scroll_into_view_if_needed()
+        assert len(picture.get_attribute("alt")) > 20
+        shot(reader, f"site-{assignment}-3-picture")
+        assert reader.locator("nav.page-toc a").count() >= 2, "the page's outline"
+        # Previous and next: the index before the first notebook, nothing after the last.
         position = ASSIGNMENTS.index(assignment)
-        nav = reader.locator("nav.course-nav").first
-        assert nav.get_by_role("link", name="Course index").get_attribute("href") == "index.html"
-        neighbours = nav.locator("a[rel]").evaluate_all("links => links.map(a => [a.rel, a.getAttribute('href')])")
-        expected = ([["prev", f"{ASSIGNMENTS[position - 1]}.html"]] if position > 0 else []) + \
-                   ([["next", f"{ASSIGNMENTS[position + 1]}.html"]] if position + 1 < len(ASSIGNMENTS) else [])
-        assert neighbours == expected
-        if expected:
-            nav.locator("a[rel]").last.click()
-            reader.wait_for_url(f"**/{expected[-1][1]}")
+        previous = "index.html" if position == 0 else notebook_page(ASSIGNMENTS[position - 1])
+        target = "a => a.href"
+        assert reader.locator("a.left-prev").evaluate(target) == f"{site}/{previous}"
+        if position + 1 < len(ASSIGNMENTS):
+            following = notebook_page(ASSIGNMENTS[position + 1])
+            assert reader.locator("a.right-next").evaluate(target) == f"{site}/{following}"
+        else:
+            assert reader.locator("a.right-next").count() == 0
+        # Colab opens the student notebook from the course's repository; download gives that notebook.
+        student = f"notebooks/{assignment}/{assignment}.ipynb"
+        repository = COURSE_REPOSITORY.removeprefix("https://github.com/")
+        colab = reader.locator("a[href^='https://colab.research.google.com/']").first.get_attribute("href")
+        assert colab == f"https://colab.research.google.com/github/{repository}/blob/main/{student}"
+        download = reader.locator("a.btn-download-source-button").first.get_attribute("href")
+        downloaded = reader.request.get(f"{site}/{notebook_page(assignment).rsplit('/', 1)[0]}/{download}")
+        assert downloaded.ok and downloaded.body() == (ROOT / student).read_bytes()
+
+
+@SITE
+def test_site_search_finds_retain_graph_in_02_and_opens_it(reader, site):
+    with session(reader, "site-search"):
+        open_page(reader, site, "search.html?q=retain_graph")
+        results = reader.locator("#search-results ul.search li a")
+        results.first.wait_for()
+        hrefs = results.evaluate_all("links => links.map(a => a.getAttribute('href'))")
+        backward = notebook_page("02_backward")
+        assert any(href.startswith(backward) for href in hrefs), hrefs
+        shot(reader, "site-search")
+        reader.locator(f"#search-results a[href^='{backward}']").first.click()
+        reader.wait_for_url(f"**/{backward}*")
+        assert "retain_graph" in reader.locator("article").text_content()
+
+
+@SITE
+def test_site_dark_mode_switches_and_stays(reader, site):
+    with session(reader, "site-dark"):
+        open_page(reader, site, notebook_page(ASSIGNMENTS[0]))
+        background = "() => getComputedStyle(document.body).backgroundColor"
+        reader.locator(".theme-switch-button:visible").click()
+        reader.locator(".theme-change-button[data-mode=light]:visible").click()
+        light = reader.evaluate(background)
+        reader.locator(".theme-switch-button:visible").click()
+        reader.locator(".theme-change-button[data-mode=dark]:visible").click()
+        assert reader.locator("html").get_attribute("data-theme") == "dark"
+        assert reader.evaluate(background) != light
+        shot(reader, "site-dark")
+        open_page(reader, site, notebook_page(ASSIGNMENTS[1]))
+        assert reader.locator("html").get_attribute("data-theme") == "dark", "the choice holds on the next page"
+        reader.locator(".theme-switch-button:visible").click()
+        reader.locator(".theme-change-button[data-mode=auto]:visible").click()
+
+
+@SITE
+def test_site_rebuild_after_one_notebook_changed_executes_only_that_one(site_build, tmp_path):
+    """`make site` on a copy of the sources with a warm cache: changing one notebook's code runs it alone,
+    and its page shows the change."""
+    from autograd_course.book import copy_sources
+
+    _, built_cache = site_build
+    cache = tmp_path / "cache"
+    shutil.copytree(built_cache, cache)
+    executed_before = len(list((cache / "executed").iterdir()))
+    assert executed_before == len(ASSIGNMENTS)
+    book = copy_sources(ROOT, tmp_path / "sources")
+    changed = tmp_path / "sources" / "notebooks" / "03_hooks" / "03_hooks.ipynb"
+    nb = nbformat.read(changed, as_version=4)
+    worked = next(cell for cell in nb.cells if cell.cell_type == "code" and not cell.metadata.get("nbgrader"))
+    worked.source += '\nprint("this line was added after the first build")'
+    nbformat.write(nb, changed)
+    result = subprocess.run(["make", "site", f"BOOK={book}", f"SITE={tmp_path / 'site'}"], cwd=ROOT,
+                            capture_output=True, text=True, env={**shell_env(), "SITE_CACHE": str(cache)},
+                            timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert len(list((cache / "executed").iterdir())) == executed_before + 1
+    page = (tmp_path / "site" / notebook_page("03_hooks")).read_text()
+    assert "this line was added after the first build" in page.split("cell_output", 1)[1]

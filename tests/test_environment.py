@@ -100,3 +100,20 @@ def test_xdist_loadgroup_keeps_each_group_on_one_worker(tmp_path):
     workers = {test: {worker for worker, name in ran if name == test} for test in ("test_first", "test_second")}
     assert len(ran) == 8 and all(len(w) == 1 for w in workers.values()), \
         f"xdist_group tests spread over workers {workers}: pytest and pytest-xdist as locked? (make setup)"
+
+
+def test_pages_workflow_publishes_what_make_site_builds():
+    """The GitHub Pages workflow that the README offers forks: `make site` as the README runs it, the folder it
+    writes uploaded and deployed, with the workflow's own token (no secret to set up)."""
+    text = (ROOT / ".github" / "workflows" / "pages.yml").read_text()
+    workflow = yaml.safe_load(text)
+    steps = workflow["jobs"]["build"]["steps"]
+    assert [step["run"] for step in steps if "make" in step.get("run", "")] == ["make site"]
+    site_folder = re.search(r"^SITE \?= (\S+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
+    upload = next(step for step in steps if step.get("uses", "").startswith("actions/upload-pages-artifact@"))
+    assert upload["with"]["path"] == site_folder
+    deploy = workflow["jobs"]["deploy"]
+    assert deploy["needs"] == "build" and deploy["steps"][0]["uses"].startswith("actions/deploy-pages@")
+    assert workflow["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+    assert "secrets." not in text
+    assert "make site" in (ROOT / "README.md").read_text() and ".github/workflows/pages.yml" in (ROOT / "README.md").read_text()

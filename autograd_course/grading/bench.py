@@ -1,6 +1,7 @@
 """The course's budgets, measured: `make bench`.
 
-usage: python -m autograd_course.grading.bench [--repeats 3] [--grading-repeats 3] [--out bench-results]
+usage: python -m autograd_course.grading.bench [--repeats 3] [--grading-repeats 3] [--site-repeats 3]
+                                              [--out bench-results]
 
 1. each solution notebook executed start to finish (kernel start included):
    median over N runs of the wall time and of the kernel's peak resident memory;
@@ -21,6 +22,10 @@ usage: python -m autograd_course.grading.bench [--repeats 3] [--grading-repeats 
    runs side by side take longer each than one alone).
    ``grading.judge_share_of_worker_time``: of the workers' time in make grade, the part the judge
    spent deciding tests (grading-summary.txt's "Workers' time" line).
+4. the course site, `make site` on a copy of the book's sources, wall time from start to exit: the full build
+   (an empty execution cache: every notebook runs), a rebuild into an empty output folder with the cache warm
+   (no notebook runs), and a rebuild after one notebook's code changed (that notebook alone runs again;
+   ``site.rebuild_one_changed_executed`` counts the notebooks the cache ran for it).
 Figures are medians; the machine is shared, so compare ratios within one run.
 """
 
@@ -200,10 +205,49 @@ def measure_grading(jobs, repeats):
     }
 
 
+def _make_site(book, out, cache):
+    start = time.perf_counter()
+    subprocess.run(["make", "--no-print-directory", "-C", str(REPOSITORY), "site", f"BOOK={book}", f"SITE={out}"],
+                   env={**os.environ, "SITE_CACHE": str(cache)}, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def _site_run(tmp):
+    """(full build, warm rebuild, rebuild after one notebook changed) seconds, and the notebooks that last ran."""
+    from autograd_course.book import copy_sources
+
+    tmp = Path(tmp)
+    book, cache = copy_sources(REPOSITORY, tmp / "sources"), tmp / "cache"
+    full = _make_site(book, tmp / "full", cache)
+    warm = _make_site(book, tmp / "warm", cache)
+    changed = sorted((tmp / "sources" / "notebooks").glob("*/*.ipynb"))[2]
+    nb = nbformat.read(changed, as_version=4)
+    cell = next(cell for cell in nb.cells if cell.cell_type == "code" and not cell.metadata.get("nbgrader"))
+    cell.source += "\n# changed"
+    nbformat.write(nb, changed)
+    before = len(list((cache / "executed").iterdir()))
+    one_changed = _make_site(book, tmp / "warm", cache)
+    return full, warm, one_changed, len(list((cache / "executed").iterdir())) - before
+
+
+def measure_site(repeats):
+    runs = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            runs.append(_site_run(tmp))
+            print(f"  run {len(runs)}: full {runs[-1][0]:.1f} s, warm {runs[-1][1]:.1f} s, "
+                  f"one notebook changed {runs[-1][2]:.1f} s ({runs[-1][3]} executed)", flush=True)
+    full, warm, one_changed, executed = (statistics.median(column) for column in zip(*runs))
+    return {"full_build_seconds": full, "warm_rebuild_seconds": warm, "rebuild_one_changed_seconds": one_changed,
+            "rebuild_one_changed_executed": executed}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs of each notebook")
     parser.add_argument("--grading-repeats", type=int, default=3, help="runs of the class grading (each ~5 min)")
+    parser.add_argument("--site-repeats", type=int, default=3, help="builds of the course site (each ~1-2 min)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--out", default="bench-results")
     args = parser.parse_args(argv)
@@ -226,9 +270,15 @@ def main(argv=None):
     print(f"  sandbox cost:                       {grading['sandbox_cost']:.2f}x (budget 1.10)")
     print(f"  speed-up over serial nbgrader:      {grading['speedup_over_serial_nbgrader']:.2f}x")
     print(f"  the judge's share of workers' time: {100 * grading['judge_share_of_worker_time']:.1f}%")
+    print(f"The course site (make site), median of {args.site_repeats} runs:", flush=True)
+    site = measure_site(args.site_repeats)
+    print(f"  full build (empty cache):           {site['full_build_seconds']:.1f} s")
+    print(f"  rebuild, warm cache:                {site['warm_rebuild_seconds']:.1f} s (goal: under 20 s)")
+    print(f"  rebuild, one notebook changed:      {site['rebuild_one_changed_seconds']:.1f} s "
+          f"({site['rebuild_one_changed_executed']:g} notebook executed)")
     results = {"notebooks": notebooks, "course_seconds": total, "floor_seconds": floor, "grading": grading,
-               "cpus": os.cpu_count(), "repeats": args.repeats,
-               "grading_repeats": args.grading_repeats}
+               "site": site, "cpus": os.cpu_count(), "repeats": args.repeats,
+               "grading_repeats": args.grading_repeats, "site_repeats": args.site_repeats}
     Path(args.out).mkdir(exist_ok=True)
     (Path(args.out) / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"Wrote {Path(args.out) / 'bench.json'}")
