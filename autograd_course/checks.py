@@ -8,11 +8,12 @@ student's code made.  References are the test's own, computed where the test run
 """
 
 import numbers
+import re
 
 import numpy
 import torch
 
-from . import probes
+from . import graphs, probes
 from ._report import report as _report
 
 _Fail = AssertionError
@@ -355,6 +356,12 @@ class _KernelVJP(torch.autograd.Function):
         return (None, value(sent_grad), *[value(x) if type(x) is probes.Ref else None for x in kernel_inputs])
 
 
+def _fail_with_graph(message, walked, marks=None, outside=None):
+    """Fail with ``message`` and the student's graph, the culprit marked (shown above the message)."""
+    probes.show(graphs.draw_fault(walked, marks, outside, fault=message.split(":")[0]))
+    raise _Fail(message + " The drawing shows your graph, with what the check found in red.")
+
+
 @_reported
 def expect_function_in_graph(output, function_class, name="the output"):
     """Assert that ``output`` was produced by ``function_class.apply``, not by plain torch ops."""
@@ -364,10 +371,130 @@ def expect_function_in_graph(output, function_class, name="the output"):
         raise _Fail(f"{name} has no grad_fn: it is not attached to any graph "
                     "(did an input require grad, and was the Function called with .apply?).")
     if getattr(grad_fn, "_forward_cls", None) is not function_class:
-        raise _Fail(
+        _fail_with_graph(
             f"{name} was made by {probes.type_name(grad_fn)}, not by {function_class.__name__}: "
-            f"call {function_class.__name__}.apply(...) so that your backward is the one autograd runs."
-        )
+            f"call {function_class.__name__}.apply(...) so that your backward is the one autograd runs.",
+            graphs.walk_backward_graph(output), {0: f"not {function_class.__name__}Backward"})
+
+
+@_reported
+def expect_reaches(output, leaves, name="the loss"):
+    """Assert that backward from ``output`` reaches each tensor of ``leaves`` (``{name: tensor}``) as a leaf
+    that requires grad. A fault of the graph's structure fails with the student's graph drawn and the culprit
+    marked: a tensor that no path reaches (the graph was cut by ``detach``, ``.data`` or ``no_grad``), a
+    tensor that does not require grad, a tensor that is not a leaf."""
+    __tracebackhide__ = True
+    if getattr(output, "grad_fn", None) is None:
+        raise _Fail(f"{name} has no grad_fn: it is not connected to {', '.join(leaves)} (computed under "
+                    "torch.no_grad(), or from detached tensors, .item() or NumPy?).")
+    walked = graphs.walk_backward_graph(output, leaves)
+    for leaf, tensor in leaves.items():
+        if not tensor.requires_grad:
+            _fail_with_graph(f"{leaf} does not require grad, so backward gives it no gradient: set "
+                             f"requires_grad on {leaf} before computing {name} from it.", walked,
+                             outside={leaf: "does not require grad"})
+        if not tensor.is_leaf:
+            made_by = graphs.node_of(walked, tensor.grad_fn)
+            message = (f"{leaf} is not a leaf: it was made by {probes.type_name(tensor.grad_fn)} from other "
+                       f"tensors, so backward keeps no .grad for it. Make {leaf} the tensor that requires grad "
+                       "(create it, then call .requires_grad_() on the result), or call .retain_grad() on it.")
+            if made_by is None:
+                _fail_with_graph(message, walked, outside={leaf: "not a leaf, and not in this graph"})
+            _fail_with_graph(message, walked, {made_by: f"made {leaf}: {leaf} is not a leaf"})
+        if graphs.node_of(walked, tensor) is None and not walked["truncated"]:
+            _fail_with_graph(f"no path leads from {name} back to {leaf}: the graph was cut between them "
+                             "(detach(), .data, or a step under torch.no_grad()), so backward sends "
+                             f"{leaf} no gradient.", walked, outside={leaf: "got no gradient"})
+
+
+@_reported
+def expect_gradient_shape(gradient, tensor, name, *, graph=None):
+    """Assert that ``gradient`` has the shape of ``tensor``, the input it belongs to. ``graph``, the output of the
+    Function whose backward returned it, is drawn with that node marked when the gradient was not reduced over
+    the dimensions that broadcasting stretched."""
+    __tracebackhide__ = True
+    got, wanted = tuple(gradient.shape), tuple(tensor.shape)
+    if got == wanted:
+        return
+    try:
+        broadcast = torch.broadcast_shapes(got, wanted) == torch.Size(got)
+    except RuntimeError:
+        broadcast = False
+    message = f"{name} has shape {got}, but its input has shape {wanted}"
+    if not broadcast:
+        raise _Fail(message + ": a gradient has the shape of the tensor it belongs to.")
+    message += (": it was not reduced over the broadcast dimensions. The input was stretched to the output's shape "
+                "in forward, so its gradient sums over the dimensions it was stretched along.")
+    if graph is None or getattr(graph, "grad_fn", None) is None:
+        raise _Fail(message)
+    _fail_with_graph(message, graphs.walk_backward_graph(graph), {0: f"returned shape {got} for an input of shape {wanted}"})
+
+
+@_reported
+def expect_each_closure_once(output, runs, nodes):
+    """For an engine of your own (notebook 07): assert that ``backprop(output)`` ran the closure of every node
+    with parents exactly once. ``runs`` is ``{name: times run}``, ``nodes`` ``{name: node}``; a node run never
+    or more than once fails with the engine's graph drawn and that node marked."""
+    __tracebackhide__ = True
+    never = [name for name, count in runs.items() if count == 0]
+    most = max(runs, key=runs.get)
+    if never:
+        name = never[0]
+        message, note = (f"backprop never ran the closure of {name} (a {nodes[name].op!r} node): visit every node "
+                         "reachable through .parents."), "never ran"
+    elif runs[most] > 1:
+        name, note = most, f"ran {runs[most]} times"
+        message = (f"backprop ran the closure of {most} {runs[most]} times, so its gradient was sent on {runs[most]} "
+                   "times: remember which nodes the walk has visited, and list each once.")
+    else:
+        return
+    leaves = {leaf: node for leaf, node in nodes.items() if not node.parents}
+    inner = {inner: node for inner, node in nodes.items() if node.parents and node is not output}
+    probes.show(graphs.draw_engine_graph(output, leaves, inner, show_grads=False, marks={id(nodes[name]): note}))
+    raise _Fail(message + " The drawing shows your graph, with that node in red.")
+
+
+# What autograd's errors in backward name: a node that returned a gradient of the wrong shape, and a saved
+# tensor changed in place (with the node that made it, unless it is a leaf).
+_INVALID_GRADIENT = re.compile(r"Function (\w+) returned an invalid gradient at index (\d+) - got \[([\d, ]*)\] "
+                               r"but expected shape compatible with \[([\d, ]*)\]")
+_CHANGED_IN_PLACE = re.compile(r"modified by an inplace operation: \[[\w.]+ \[[\d, ]*\]\](?:, which is output \d+ of (\w+))?")
+
+
+@_reported
+def expect_backward(output, gradient=None, name="backward", hint=""):
+    """Run ``output.backward(gradient)``. When autograd rejects the graph (a node returned a gradient of the
+    wrong shape, a tensor backward needs was changed in place) it fails with the student's graph drawn and
+    the node at fault marked; ``hint`` adds the exercise's own advice."""
+    __tracebackhide__ = True
+    try:
+        output.backward() if gradient is None else output.backward(gradient)
+        return
+    except RuntimeError as error:
+        said = str(error).splitlines()[0].split(" Hint:")[0]
+        invalid, changed = _INVALID_GRADIENT.search(said), _CHANGED_IN_PLACE.search(said)
+        if not (invalid or changed):
+            raise
+    hint = f" {hint}" if hint else ""
+    walked = graphs.walk_backward_graph(output)
+    if invalid:
+        kind, position, got, wanted = invalid.groups()
+        marks = {index: f"returned shape [{got}] for input {position} of shape [{wanted}]"
+                 for index, entry in enumerate(walked["nodes"]) if re.fullmatch(rf"{kind}\d*", entry["kind"])}
+        _fail_with_graph(f"{name}: {kind} returned a gradient of shape [{got}] for its input {position}, "
+                         f"which has shape [{wanted}]: a gradient must have the shape of its input (sum it over any "
+                         f"dimensions that were broadcast).{hint} Autograd said: {said}", walked, marks)
+    kind = changed.group(1)
+    # torch names the node by its forward ("Exp") or its backward ("ExpBackward0"), depending on the version.
+    marks = {index: "its output was changed in place after backward saved it"
+             for index, entry in enumerate(walked["nodes"])
+             if kind and re.fullmatch(rf"{kind}(Backward\d*)?", entry["kind"])}
+    if not kind:
+        marks = {index: "changed in place after backward saved it"
+                 for index, entry in enumerate(walked["nodes"]) if entry["kind"] == "AccumulateGrad"}
+    _fail_with_graph(f"{name}: a tensor that backward needs was changed in place after it was saved "
+                     f"({'the output of ' + kind if kind else 'a leaf'}): change a copy (clone()) or compute "
+                     f"out of place.{hint} Autograd said: {said}", walked, marks)
 
 
 @_reported

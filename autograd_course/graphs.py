@@ -12,6 +12,11 @@ screen reader reads the nodes and where each passes its gradient, not the boxes.
 engine of your own (notebook 07): any objects with ``data``, ``grad``,
 ``parents`` and ``op`` attributes.  ``side_by_side`` puts several drawings
 into one picture, each in its own titled frame.  Both carry text descriptions too.
+
+``walk_backward_graph`` and ``draw_fault`` are the checks' diagnosis: the student's own graph, read through
+attributes only (so the judge reads it from the student's kernel as data), drawn in the same colours with the
+culprit in red: a leaf no path reaches, the node at fault, with a note.  ``draw_engine_graph(marks=...)`` does
+the same for an engine of one's own.
 """
 
 import re
@@ -21,6 +26,7 @@ import graphviz
 import torchviz
 
 LEAF, INTERMEDIATE, OUTPUT, SAVED, BACKWARD = "lightblue", "lightyellow", "darkolivegreen1", "orange", "lightgrey"
+FAULT = "#ff8a80"        # what a failed check found in the student's graph (draw_fault, marks)
 
 
 def _values_text(shape, flat):
@@ -44,6 +50,9 @@ class GraphDrawing(graphviz.Digraph):
     """A ``graphviz.Digraph`` whose SVG carries ``description`` for screen readers."""
 
     description = ""
+
+    def __repr__(self):           # the text/plain beside the picture: what it shows, for any reader
+        return self.description or super().__repr__()
 
     def _repr_image_svg_xml(self):
         return with_description(super()._repr_image_svg_xml(), self.description)
@@ -227,15 +236,18 @@ def describe_engine_graph(output, params=None, intermediates=None, *, most=16):
     return text + " From the output down: " + "; ".join(steps) + "."
 
 
-def draw_engine_graph(output, params=None, intermediates=None, *, show_values=True, show_grads=True, legend=True):
+def draw_engine_graph(output, params=None, intermediates=None, *, show_values=True, show_grads=True, legend=True,
+                      marks=None):
     """Draw the graph of an engine of your own, in ``draw_graph``'s colours.
 
     A node is any object with ``data`` (a float or a NumPy array), ``grad``, ``parents`` (the nodes it was
     computed from) and ``op`` (a short label such as ``"*"``).  Nodes without parents are leaves (blue);
     every other node is drawn as its operation (grey), the part that runs backward.  ``output`` gets a
     green box, ``intermediates`` (``{name: node}``) yellow ones, as in ``draw_graph``; ``params``
-    (``{name: leaf}``) names leaves.  show_grads adds each box's ``grad``.
+    (``{name: leaf}``) names leaves.  show_grads adds each box's ``grad``.  ``marks`` (``{id(node): note}``)
+    draws those nodes in red with the note: a check's diagnosis.
     """
+    marks = dict(marks or {})
     leaf_names = {id(node): name for name, node in (params or {}).items()}
     named = {id(node): name for name, node in (intermediates or {}).items()}
     dot = GraphDrawing(node_attr=dict(style="filled", shape="box", align="left", fontsize="11", ranksep="0.1",
@@ -256,7 +268,11 @@ def draw_engine_graph(output, params=None, intermediates=None, *, show_values=Tr
             dot.node(key(node), _engine_label(leaf_names.get(id(node), ""), node, show_values, show_grads),
                      fillcolor=LEAF)
             continue
-        dot.node(key(node), str(node.op) or "op", fillcolor=BACKWARD)
+        if id(node) in marks:
+            dot.node(key(node), f"{str(node.op) or 'op'}\n{marks[id(node)]}", fillcolor=FAULT, color="red",
+                     penwidth="2")
+        else:
+            dot.node(key(node), str(node.op) or "op", fillcolor=BACKWARD)
         for parent in node.parents:
             dot.edge(key(parent), key(node))
             stack.append(parent)
@@ -273,10 +289,115 @@ def draw_engine_graph(output, params=None, intermediates=None, *, show_values=Tr
         with dot.subgraph(name="cluster_legend") as box:
             box.attr(label="legend", fontsize="10", style="rounded", color="grey")
             for text, colour in (("leaf", LEAF), ("intermediate", INTERMEDIATE), ("output", OUTPUT),
-                                 ("operation (runs backward)", BACKWARD)):
-                if colour == INTERMEDIATE and not set(named) - {id(output)}:
+                                 ("operation (runs backward)", BACKWARD), ("what the check found", FAULT)):
+                if colour == INTERMEDIATE and not set(named) - {id(output)} or colour == FAULT and not marks:
                     continue
                 box.node(f"legend {text}", text, fillcolor=colour, style="filled", fontsize="9")
+    return dot
+
+
+MOST_NODES = 60          # of a drawn diagnosis; a larger graph is drawn to this many nodes from the output
+
+
+def _kind(node):
+    from .probes import type_name
+
+    return re.sub(r"[^\w.<>]", "", type_name(node))[:60] or "node"
+
+
+def walk_backward_graph(output, leaves=None, most=MOST_NODES):
+    """The backward graph that ends at ``output``, from the output down, read through attributes only
+    (``grad_fn``, ``next_functions``, ``variable``): the judge reads a student's graph through probes the
+    way a kernel reads its own. ``leaves`` (``{name: tensor}``) names the leaves found.
+
+    Returns ``{"nodes": [...], "edges": [(child, node), ...], "truncated": bool}``; each node is
+    ``{"kind", "leaf": name or None, "shape": tuple or None, "object": the node}``."""
+    named = list((leaves or {}).items())
+    top = output.grad_fn
+    nodes, edges, queue = [], [], [] if top is None else [top]
+
+    def index_of(node):
+        return next((i for i, known in enumerate(nodes) if known["object"] is node), None)
+
+    truncated = False
+    while queue:
+        node = queue.pop(0)
+        if index_of(node) is not None:
+            continue
+        if len(nodes) == most:
+            truncated = True
+            break
+        entry = {"kind": _kind(node), "leaf": None, "shape": None, "object": node}
+        if entry["kind"] == "AccumulateGrad":
+            variable = node.variable
+            entry["leaf"] = next((name for name, tensor in named if tensor is variable), "")
+            entry["shape"] = tuple(variable.shape)
+            entry["variable"] = variable
+        nodes.append(entry)
+        queue.extend(child for child, _ in tuple(node.next_functions)[:32] if child is not None)
+    for position, entry in enumerate(nodes):
+        if entry["kind"] == "AccumulateGrad":
+            continue
+        for child, _ in tuple(entry["object"].next_functions)[:32]:
+            found = None if child is None else index_of(child)
+            if found is not None:
+                edges.append((found, position))
+    return {"nodes": nodes, "edges": edges, "truncated": truncated, "shape": tuple(output.shape)}
+
+
+def node_of(walked, obj):
+    """The index of ``obj`` (a backward node, or a leaf tensor) in a walked graph, or None."""
+    for index, entry in enumerate(walked["nodes"]):
+        if entry["object"] is obj or entry.get("variable") is obj:
+            return index
+    return None
+
+
+def draw_fault(walked, marks=None, outside=None, *, fault=""):
+    """The student's graph (from :func:`walk_backward_graph`) in ``draw_graph``'s colours, with the culprit
+    marked: ``marks`` (``{node index: note}``) are nodes of the graph, ``outside`` (``{leaf name: note}``)
+    leaves that no path from the output reaches, drawn apart with the cut. ``fault`` says what went wrong,
+    for the picture's description."""
+    marks, outside = dict(marks or {}), dict(outside or {})
+    dot = GraphDrawing(node_attr=dict(style="filled", shape="box", fontname="Helvetica", fontsize="11"))
+    dot.attr(rankdir="BT")
+    shape = "(" + ", ".join(str(d) for d in walked["shape"]) + ")"
+    dot.node("output", f"output\n{shape}", fillcolor=OUTPUT)
+    if walked["nodes"]:
+        dot.edge("node 0", "output")
+    words = []
+    for index, entry in enumerate(walked["nodes"]):
+        if entry["kind"] == "AccumulateGrad":
+            label = (entry["leaf"] or "a leaf") + "\n(" + ", ".join(str(d) for d in entry["shape"]) + ")"
+            colour = LEAF
+        else:
+            label, colour = entry["kind"], BACKWARD
+        if index in marks:
+            label += "\n" + marks[index]
+            words.append(f"{label.splitlines()[0]} is marked: {marks[index]}")
+            dot.node(f"node {index}", label, fillcolor=FAULT, color="red", penwidth="2")
+        else:
+            dot.node(f"node {index}", label, fillcolor=colour)
+    for child, node in walked["edges"]:
+        dot.edge(f"node {child}", f"node {node}")
+    for name, note in outside.items():
+        dot.node(f"outside {name}", f"{name}\n{note}", fillcolor=FAULT, color="red", penwidth="2")
+        dot.edge(f"outside {name}", "output", style="dashed", color="red", fontcolor="red", label=" cut",
+                 arrowhead="tee")
+        words.append(f"{name} is outside the graph: {note}")
+    if walked["truncated"]:
+        dot.node("more", f"... (the first {len(walked['nodes'])} nodes from the output)", shape="plaintext",
+                 style="")
+    with dot.subgraph(name="cluster_legend") as key:
+        key.attr(label="legend", fontsize="10", style="rounded", color="grey")
+        for text, colour in (("leaf (requires grad)", LEAF), ("output", OUTPUT), ("backward node", BACKWARD),
+                             ("what the check found", FAULT)):
+            key.node(f"legend {text}", text, fillcolor=colour, style="filled", fontsize="9")
+    kinds = [entry["leaf"] or entry["kind"] if entry["kind"] == "AccumulateGrad" else entry["kind"]
+             for entry in walked["nodes"]]
+    dot.description = (f"Your graph, drawn for a failed check{': ' + fault if fault else ''}. Output of shape "
+                       f"{shape}; {len(kinds)} nodes from the output down: {', '.join(kinds) or 'none'}. "
+                       + ". ".join(words) + ("." if words else ""))
     return dot
 
 
@@ -304,4 +425,5 @@ def side_by_side(drawings):
     return combined
 
 
-__all__ = ["describe_engine_graph", "describe_graph", "draw_engine_graph", "draw_graph", "render_svg", "side_by_side"]
+__all__ = ["describe_engine_graph", "describe_graph", "draw_engine_graph", "draw_fault", "draw_graph", "render_svg",
+           "side_by_side", "walk_backward_graph"]

@@ -3,6 +3,7 @@
 import os
 import random
 import sys
+import types
 import warnings
 
 import numpy as np
@@ -25,10 +26,13 @@ def reveal(predictions, observed):
         print("Record your predictions first (still to fill in: " + ", ".join(repr(key) for key in missing)
               + "), run the test cell above, then run this cell again.")
         return False
+    # Each column as wide as its longest entry, so that the rows line up whatever the answers are.
     width = max(len(str(key)) for key in observed)
+    said = max(len(repr(predictions[key])) for key in observed)
+    found = max(len(repr(value)) for value in observed.values())
     for key, value in observed.items():
         mark = "right" if checks.same_answer(predictions[key], value) else "wrong"
-        print(f"{str(key):<{width}}  you said {predictions[key]!r:<8}  it is {value!r:<8}  {mark}")
+        print(f"{str(key):<{width}}  you said {predictions[key]!r:<{said}}  it is {value!r:<{found}}  {mark}")
     return True
 
 
@@ -41,6 +45,37 @@ def seed_everything(seed):
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+# Frames a student's traceback leaves out: the course's checks and helpers, and torch's Python code (a stub
+# called through Function.apply). They say nothing about the student's code.
+_LIBRARY_FOLDERS = tuple(os.path.dirname(os.path.abspath(module.__file__)) + os.sep
+                         for module in (sys.modules[__package__], torch))
+# What a visible test or an unfinished exercise raises.
+_COURSE_ERRORS = (AssertionError, NotImplementedError)
+
+
+def _show_without_library_frames(shell, etype, value, tb, tb_offset=None):
+    """IPython's custom exception handler: the traceback of a failed check or a stub, with the student's cells
+    and the message only (and so without "[... skipping hidden 1 frame]" for the checks' hidden frames)."""
+    frames = []
+    while tb is not None:
+        # The first frame is IPython's own run_code, which its tb_offset drops.
+        if not frames or not tb.tb_frame.f_code.co_filename.startswith(_LIBRARY_FOLDERS):
+            frames.append(tb)
+        tb = tb.tb_next
+    kept = None
+    for frame in reversed(frames):
+        kept = types.TracebackType(kept, frame.tb_frame, frame.tb_lasti, frame.tb_lineno)
+    shell.showtraceback((etype, value, kept), tb_offset=tb_offset)
+
+
+def _show_course_errors_briefly():
+    try:
+        shell = get_ipython()  # noqa: F821 (defined in an IPython kernel, JupyterLab's and Colab's)
+    except NameError:
+        return
+    shell.set_custom_exc(_COURSE_ERRORS, _show_without_library_frames)
 
 
 def _warning_to_stdout(message, category, filename, lineno, file=None, line=None):
@@ -62,6 +97,7 @@ def setup_notebook(seed=0):
     # between threads on every operation), and a class graded in parallel does not oversubscribe.
     torch.set_num_threads(1)
     threadpool_limits(1)  # NumPy's linear-algebra library
+    _show_course_errors_briefly()
     if os.environ.get("NBGRADER_EXECUTION"):
         # nbgrader fails any test cell that writes to stderr; a warning raised by correct
         # student code is not a failed test, so while grading warnings go to stdout.

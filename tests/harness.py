@@ -120,6 +120,25 @@ def cell_scores(course, assignment, student):
                 if grade.cell_type == "code"}
 
 
+def passed_visible_tests(course, assignment, student):
+    """The test grade_ids whose visible part passed in the autograded notebook: each test cell says so once its
+    visible tests pass ("Visible tests passed.", or that the predictions are recorded), before its hidden tests."""
+    nb = read_notebook(Path(course) / "autograded" / student / assignment / f"{assignment}.ipynb")
+    return {cell.metadata["nbgrader"]["grade_id"] for cell in nb.cells
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")
+            and any(output.output_type == "stream" and re.search(r"Visible tests passed\.|predictions are recorded",
+                                                                 output.text) for output in cell.get("outputs", []))}
+
+
+def pictures_of_test_cells(course, assignment, student):
+    """{test grade_id: [SVG text]} of the pictures the checks drew into the autograded notebook's test cells."""
+    nb = read_notebook(Path(course) / "autograded" / student / assignment / f"{assignment}.ipynb")
+    return {cell.metadata["nbgrader"]["grade_id"]: [output.data["image/svg+xml"] for output in cell.get("outputs", [])
+                                                    if output.output_type == "display_data"
+                                                    and "image/svg+xml" in output.get("data", {})]
+            for cell in nb.cells if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")}
+
+
 def failing_test_cells(course, assignment, student):
     """{test grade_id: 'ename: evalue'} for the test cells that failed in the autograded notebook."""
     nb = read_notebook(Path(course) / "autograded" / student / assignment / f"{assignment}.ipynb")

@@ -170,6 +170,12 @@ def test_reveal_waits_for_every_prediction(capsys):
     assert reveal({"a": False, "b": 6}, {"a": True, "b": 6.0})
     shown = capsys.readouterr().out.splitlines()
     assert shown[0].split()[-1] == "wrong" and shown[1].split()[-1] == "right"
+    # Long answers (08's "forward", "reverse", "either") keep the columns in line.
+    assert reveal({"network loss": "reverse", "simulation": "forward", "elementwise": "either"},
+                  {"network loss": "reverse", "simulation": "reverse", "elementwise": "either"})
+    rows = capsys.readouterr().out.splitlines()
+    assert len({row.index("it is") for row in rows}) == 1, rows
+    assert len({row.rindex(row.split()[-1]) for row in rows}) == 1, rows       # right / wrong
 
 
 def test_drawn_graphs_describe_themselves_for_screen_readers():
@@ -184,3 +190,134 @@ def test_drawn_graphs_describe_themselves_for_screen_readers():
         assert words in label, words
     drawing = draw_graph(hidden.sum(), params={"w": w}, intermediates={"hidden": hidden})
     assert "<desc>" in svg and label.startswith(drawing.description)
+
+
+# ---- a fault of the graph's structure: the student's graph drawn, the culprit marked ----------------------------
+
+class _Node:
+    """A node of an engine of one's own (notebook 07): data, grad, parents, op."""
+
+    def __init__(self, data, parents=(), op=""):
+        self.data, self.grad, self.parents, self.op = data, 0.0, list(parents), op
+
+
+class _Scale(torch.autograd.Function):
+    """x * a with a broadcast over x's rows; its backward forgets to reduce a's gradient, or returns a bad shape."""
+
+    @staticmethod
+    def forward(ctx, x, a, mistake):
+        ctx.save_for_backward(x, a)
+        ctx.mistake = mistake
+        return x * a
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, a = ctx.saved_tensors
+        return grad * a, (grad * x)[:, :2] if ctx.mistake == "bad shape" else grad * x, None
+
+
+def _leaves():
+    return torch.tensor([0.5, -1.0], requires_grad=True), torch.tensor(0.3, requires_grad=True)
+
+
+def _cut_by(cut):
+    w, b = _leaves()
+    return (cut(w) * 2 + b).sum(), {"w": w, "b": b}
+
+
+def _cut_by_no_grad():
+    w, b = _leaves()
+    with torch.no_grad():
+        h = w * 2
+    return (h + b).sum(), {"w": w, "b": b}
+
+
+def _not_a_leaf():
+    w = torch.tensor([0.5, -1.0], requires_grad=True) * 0.1
+    return (w * 3).sum(), {"w": w}
+
+
+def _changed_in_place():
+    x = torch.tensor([0.5, -1.0], requires_grad=True)
+    y = x.exp()
+    y.mul_(2)
+    return y.sum()
+
+
+def _engine_without_visited_set():
+    a, b = _Node(1.0), _Node(2.0)
+    c = _Node(3.0, (a, b), "+")
+    d = _Node(6.0, (c, c), "+")
+    runs = {"c": 3, "d": 1}
+    return d, runs, {"a": a, "b": b, "c": c, "d": d}
+
+
+FAULTS = {
+    "cut by detach": (lambda: ck.expect_reaches(*_cut_by(torch.Tensor.detach)),
+                      "no path leads from the loss back to w", {"w\ngot no gradient"}),
+    "cut by .data": (lambda: ck.expect_reaches(*_cut_by(lambda w: w.data)), "the graph was cut",
+                     {"w\ngot no gradient"}),
+    "cut by no_grad": (lambda: ck.expect_reaches(*_cut_by_no_grad()), "torch.no_grad()", {"w\ngot no gradient"}),
+    "not a leaf": (lambda: ck.expect_reaches(*_not_a_leaf()), "w is not a leaf",
+                   {"MulBackward0\nmade w: w is not a leaf"}),
+    "saved tensor changed in place": (lambda: ck.expect_backward(_changed_in_place()), "changed in place",
+                                      {"ExpBackward0\nits output was changed in place after backward saved it"}),
+    "not reduced over broadcast": (
+        lambda: ck.expect_gradient_shape(torch.ones(3, 2), torch.ones(2), "grad_a",
+                                         graph=_Scale.apply(torch.ones(3, 2, requires_grad=True),
+                                                            torch.ones(2, requires_grad=True), "")),
+        "not reduced over the broadcast dimensions", {"_ScaleBackward\nreturned shape (3, 2) for an input of shape (2,)"}),
+    "gradient of a wrong shape": (
+        lambda: ck.expect_backward(_Scale.apply(torch.ones(3, 3, requires_grad=True), torch.ones(3, requires_grad=True),
+                                                "bad shape").sum()),
+        "returned a gradient of shape [3, 2]", {"_ScaleBackward\nreturned shape [3, 2] for input 1 of shape [3]"}),
+    "the wrong Function": (lambda: ck.expect_function_in_graph(torch.ones(2, requires_grad=True).exp(), _Scale),
+                           "made by ExpBackward0, not by _Scale", {"ExpBackward0\nnot _ScaleBackward"}),
+    "a node run twice": (lambda: ck.expect_each_closure_once(*_engine_without_visited_set()),
+                         "ran the closure of c 3 times", {"+\nran 3 times"}),
+}
+
+
+def _marked_nodes(svg):
+    """The text of every node of an SVG drawing that is filled in the fault colour."""
+    import xml.etree.ElementTree as ElementTree
+
+    from autograd_course.graphs import FAULT
+
+    space = {"svg": "http://www.w3.org/2000/svg"}
+    marked = set()
+    for group in ElementTree.fromstring(svg).iter("{http://www.w3.org/2000/svg}g"):
+        if group.get("class") != "node":
+            continue
+        shapes = group.findall("svg:polygon", space) + group.findall("svg:path", space)
+        if any(shape.get("fill") == FAULT for shape in shapes):
+            marked.add("\n".join(text.text for text in group.findall("svg:text", space)))
+    return marked - {"what the check found"}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_fault_of_the_graph_is_drawn_with_the_culprit_marked(fault, monkeypatch):
+    from autograd_course import probes
+
+    check, words, marked = FAULTS[fault]
+    shown = []
+    monkeypatch.setattr(probes, "show", shown.append)
+    failure = message(check)
+    assert words in failure and "The drawing shows your graph" in failure, failure
+    assert len(shown) == 1, "one picture with the message"
+    svg = shown[0]._repr_image_svg_xml()
+    assert _marked_nodes(svg) == marked, _marked_nodes(svg)
+    assert 'role="img"' in svg and shown[0].description, "the picture describes itself"
+
+
+def test_a_graph_that_reaches_every_leaf_draws_nothing(monkeypatch):
+    from autograd_course import probes
+
+    shown = []
+    monkeypatch.setattr(probes, "show", shown.append)
+    w, b = _leaves()
+    ck.expect_reaches((w * 2 + b).sum(), {"w": w, "b": b})
+    ck.expect_backward((w * 2 + b).sum())
+    a, c = _Node(1.0), _Node(2.0)
+    ck.expect_each_closure_once(_Node(3.0, (a, c), "+"), {"out": 1}, {"a": a, "c": c})
+    assert shown == [] and w.grad is not None

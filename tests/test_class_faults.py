@@ -81,6 +81,9 @@ CASES = {
     "monkeypatching": (lambda: with_replacements(SOURCE, {"ops_in_order": MONKEYPATCH, "logistic_loss":
                        "def logistic_loss(w, b, x, t):\n    return ((torch.sigmoid(w * x + b) - t) ** 2).sum()\n"}),
                        TOTAL - POINTS["test_ops_in_order"] - POINTS["test_logistic_loss"], "assigns torch.allclose"),
+    "graph-cut": (lambda: with_replacements(SOURCE, {"logistic_loss": "def logistic_loss(w, b, x, t):\n    return "
+                                                                       "((torch.sigmoid(w.data * x + b) - t) ** 2).mean()\n"}),
+                  TOTAL - POINTS["test_logistic_loss"], ""),
     "killed-kernel": (lambda: _inserted(SOURCE, 3, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"), None, "kernel died"),
     "invalid-json": ("{\"cells\": [", None, "not valid JSON"),
     "missing-notebook": (None, None, "missing notebook 01_graphs.ipynb"),
@@ -173,7 +176,8 @@ def test_feedback_pages_are_the_ones_nbconvert_writes(graded_class, tmp_path):
     assert len(pages) == sum(o.status == "graded" for o in outcomes.values())
     for page in pages:
         ours = page.read_text()
-        assert f'alt="{MISSING_ALT}"' in ours, page       # the notebook's graphs and plots
+        # Every graph has its description as its alt text (01 has no other pictures).
+        assert f'alt="{MISSING_ALT}"' not in ours and 'alt="Backward graph of' in ours, page
         assert str(BeautifulSoup(ours, "html.parser")) == (tmp_path / page.relative_to(course)).read_text(), page
 
 
@@ -207,6 +211,28 @@ def test_feedback_opens_with_a_report_card(graded_class):
             for row in BeautifulSoup((course / "feedback" / "infinite-loop" / ASSIGNMENT / f"{ASSIGNMENT}.html")
                                      .read_text(), "html.parser").select("table.report-card tbody tr")}
     assert "time limit" in said[next(e.title for e in expected if e.test == "test_double_until")], said
+
+
+def test_feedback_shows_the_students_graph_with_the_fault_marked(graded_class):
+    """A check that finds a fault of the graph's structure (here w read through .data, so no gradient reaches
+    it) draws the student's own graph with the culprit marked; the feedback page shows that drawing beside the
+    message, with its description as the alt text."""
+    import base64
+
+    from bs4 import BeautifulSoup
+
+    from autograd_course.graphs import FAULT
+
+    course, _ = graded_class
+    page = BeautifulSoup((course / "feedback" / "graph-cut" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text(),
+                         "html.parser")
+    pictures = [image for image in page.select(".output_svg img") if image["alt"].startswith("Your graph")]
+    assert len(pictures) == 1, "one drawing, for the one failed check"
+    assert "w is outside the graph: got no gradient" in pictures[0]["alt"], pictures[0]["alt"]
+    svg = base64.b64decode(pictures[0]["src"].split(",", 1)[1]).decode()
+    assert FAULT in svg and "got no gradient" in svg
+    message = pictures[0].find_next("div", class_="output_error")
+    assert "no path leads from the loss back to w" in message.get_text(), "the message follows the drawing"
 
 
 def test_grading_again_keeps_grades_and_manual_scores(graded_class, workers, tmp_path):

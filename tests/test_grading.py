@@ -5,7 +5,8 @@ scores 0 without crashing; alternative correct answers (tests/submissions/) earn
 their exercises' full points; each typical mistake, and each answer that gives right values while breaking a rule its exercise
 states (RULE_BREAKS: one .backward(), no torch.autograd.functional, full backward hooks, ...), and each further
 typical mistake (MORE_MISTAKES), loses exactly its own exercise's points, and the failure message names the
-mistake or the rule.
+mistake or the rule; a rule break fails the visible test already, where the student sees it; and a message that
+points at a drawing of the student's graph comes with that drawing in the autograded notebook.
 
 Mistakes are graded a few to a notebook, to keep the suite fast: those of every other exercise together, with
 the alternative answers in the exercises between them (so that a mistake spilling into the next exercise's test
@@ -16,9 +17,10 @@ the others.
 
 import pytest
 
+from autograd_course.graphs import FAULT
 from autograd_course.grading.grade import grade_class
 from harness import ASSIGNMENTS, SOLUTIONS, grade_ids, load_cases, make_course, read_notebook, submit, \
-    failing_test_cells, with_replacements
+    failing_test_cells, passed_visible_tests, pictures_of_test_cells, with_replacements
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -61,6 +63,17 @@ def test_round_trip(assignment, tmp_path, workers):
             problems.append(f"{student} ({'; '.join(what for what, _, _ in group.values())}): "
                             f"{outcomes[student].score}, want {want}; failing {sorted(errors)}, want {expected}")
             continue
+        if student == "rule-breaks":
+            # A rule that an exercise states is checked by its visible test: a student who trusts a passing
+            # visible test does not lose the points at grading.
+            late = sorted({f"test_{grade_id}" for grade_id in group} & passed_visible_tests(course, assignment, student))
+            if late:
+                problems.append(f"rule-breaks: only the hidden tests catch {late}")
+        # A message that points at a drawing of the student's graph comes with it, the culprit in the fault colour.
+        pictures = pictures_of_test_cells(course, assignment, student)
+        for test, error in errors.items():
+            if "The drawing shows your graph" in error and not any(FAULT in svg for svg in pictures[test]):
+                problems.append(f"{student}, {test}: the message points at a drawing that is not there: {error}")
         for grade_id, (what, _, words) in group.items():
             if words.lower() not in errors[f"test_{grade_id}"].lower():
                 problems.append(f"{student}, {grade_id} ({what}): the message does not name the mistake "

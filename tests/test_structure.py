@@ -255,3 +255,15 @@ def test_every_picture_has_a_text_alternative():
                 assert re.search(r"(set_title|plt\.title|suptitle|title=)", cell.source), f"{assignment}: untitled plot"
     for name, text in texts.items():
         assert all(alt.strip() for alt in MARKDOWN_IMAGE.findall(text)), f"{name}: an image without alt text"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_visible_test_says_that_it_passed(assignment):
+    """A test cell that passes says so ("Visible tests passed.", or that the predictions are recorded): a silent
+    cell leaves a student unsure whether it ran at all."""
+    for cell in solution(assignment).cells:
+        grading = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and grading.get("grade") and not grading.get("solution"):
+            last = cell.source.partition("### BEGIN HIDDEN TESTS")[0].rstrip().splitlines()[-1]
+            assert re.match(r'print\(.*(Visible tests passed\.|predictions are recorded)', last), \
+                f"{assignment} {grading['grade_id']} ends its visible tests with {last!r}"

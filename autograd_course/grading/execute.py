@@ -201,6 +201,8 @@ def _judged_execute_class():
             cell.outputs = []
             if verdict.get("stdout"):
                 cell.outputs.append(NotebookNode(output_type="stream", name="stdout", text=verdict["stdout"]))
+            for picture in verdict.get("pictures") or ():
+                cell.outputs.append(NotebookNode(output_type="display_data", metadata={}, data=picture))
             if not verdict.get("passed"):
                 ename, evalue = verdict.get("ename") or "AssertionError", verdict.get("evalue") or ""
                 cell.outputs.append(NotebookNode(output_type="error", ename=ename, evalue=evalue,

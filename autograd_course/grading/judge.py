@@ -9,8 +9,9 @@ over the socket FD (newline-delimited JSON; the student's kernel's end of a prob
 - ``{"test": {"cell": i, "name": grade_id, "source": code}}``: run that test cell's whole source (its
   visible and hidden tests, from the gradebook) with :mod:`autograd_course.probes` talking to the
   student's kernel, which the worker has set serving at that point of the notebook.  The answer is
-  ``{"verdict": {"passed": bool, "stdout": text, "ename": ..., "evalue": ..., "round_trips": n,
-  "seconds": wall time, "cpu_seconds": the judge's own CPU time}}``.
+  ``{"verdict": {"passed": bool, "stdout": text, "pictures": [mime bundles], "ename": ..., "evalue": ...,
+  "round_trips": n, "seconds": wall time, "cpu_seconds": the judge's own CPU time}}``; the pictures are
+  what the checks drew for their messages (the student's graph with the fault marked).
 - ``{"abort": reason}`` while a test runs: the worker stopped it (time limit, the kernel died).
 - ``{"finish": {}}``: the submission is done.
 
@@ -149,7 +150,8 @@ class Judge:
                 except OSError:
                     pass
             self.torch.set_grad_enabled(True)
-        verdict.update(stdout=stdout.getvalue()[:MAX_STDOUT], round_trips=session.round_trips,
+        verdict.update(stdout=stdout.getvalue()[:MAX_STDOUT], pictures=session.pictures,
+                       round_trips=session.round_trips,
                        seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu_start)
         return verdict
 

@@ -93,3 +93,13 @@ def double_until(x, limit):
     return y, steps
 ''', "does not require grad"),
 }
+
+# solution grade_id -> (a further typical mistake, in words; the whole cell; words its failure message must
+# contain): graded together, as one more submission.
+MORE_MISTAKES = {
+    "logistic_loss": ("reads w through .data, so no gradient reaches w", '''
+def logistic_loss(w, b, x, t):
+    p = torch.sigmoid(w.data * x + b)
+    return ((p - t) ** 2).mean()
+''', "no path leads from the loss back to w"),
+}

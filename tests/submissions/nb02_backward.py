@@ -227,6 +227,30 @@ def softplus_repaired(z):
 # solution grade_id -> (a further typical mistake, in words; the whole cell; words its failure message must
 # contain): graded together, as one more submission, like the rule breaks.
 MORE_MISTAKES = {
+    "vjp_both_ways": ("vjp_by_backward works on the caller's x (requires_grad_ on it, returns x.grad)", '''
+def vjp_by_backward(f, x, v):
+    """Return v^T J_f(x) computed with .backward(v); x does not require grad, v has the shape of f(x)."""
+    x.requires_grad_(True)
+    f(x).backward(v)
+    return x.grad
+
+
+def vjp_by_grad(f, x, v):
+    """Return v^T J_f(x) computed with torch.autograd.grad(..., grad_outputs=v), writing no .grad."""
+    leaf = x.detach().requires_grad_(True)
+    return torch.autograd.grad(f(leaf), leaf, grad_outputs=v)[0]
+''', "changed the caller's x"),
+    "jacobian_by_rows": ("never clears .grad between rows, so each row adds the rows before it", '''
+def jacobian_by_rows(f, x):
+    """Return the (m, n) Jacobian of f at x (1-D, shape (n,)), one VJP with a unit vector per row, one call to f."""
+    leaf = x.detach().clone().requires_grad_(True)
+    y = f(leaf)
+    J = torch.empty(y.shape[0], x.shape[0], dtype=x.dtype)
+    for i, unit in enumerate(torch.eye(y.shape[0], dtype=y.dtype)):
+        y.backward(unit, retain_graph=True)
+        J[i] = leaf.grad
+    return J
+''', ".grad accumulates across backward passes"),
     "nan_gradient_source": ("asks torch.autograd.grad for every input without allow_unused", '''
 def nan_gradient_source(fn, *inputs):
     """Return the name of the backward function that anomaly mode reports for a NaN in the gradient of

@@ -148,6 +148,13 @@ def checkpointed_forward(blocks, x, segment):
 # solution grade_id -> (the rule broken, in words; a cell that gives right values but breaks the rule the exercise
 # states; words its failure message must contain). Each loses exactly its own exercise's points.
 RULE_BREAKS = {
+    "clamp_hook": ("clamps the gradient it receives in place (clamp_) and returns it", '''
+def register_clamp_hook(t, c):
+    """Clamp each element of the gradient arriving at ``t`` to [-c, c]; return the hook's handle."""
+    def clip(grad):
+        return grad.clamp_(-c, c)
+    return t.register_hook(clip)
+''', "changed its argument in place"),
     "layer_grad_norms": ("records the outputs with forward hooks and asks torch.autograd.grad, no backward hooks", '''
 def layer_grad_norms(model, x, loss_fn):
     """Norm of d loss / d (output of each nn.Linear in model.modules()), first layer first, as a 1-D tensor."""

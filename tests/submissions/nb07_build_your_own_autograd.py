@@ -190,7 +190,7 @@ def backprop(root):
     root.grad = 1.0
     for node in reversed(order):
         node._backward()
-''', "remember which nodes the walk has visited"),
+''', "ran the closure of c 3 times"),
     "unbroadcast": ("sums the leading axes but not the stretched axes of size 1", '''
 def unbroadcast(grad, shape):
     grad = np.asarray(grad, dtype=np.float64)

@@ -71,3 +71,20 @@ def per_sample_grads(model, loss_fn, x, y):
     return grad(batch_loss)(params)
 ''', "whole batch"),
 }
+
+# solution grade_id -> (a further typical mistake, in words; the whole cell; words its failure message must
+# contain): graded together, as one more submission.
+MORE_MISTAKES = {
+    "per_sample_grads": ("maps every argument of vmap over dim 0, the parameters included", '''
+def per_sample_grads(model, loss_fn, x, y):
+    names = [name for name, _ in model.named_parameters()]
+    values = tuple(p.detach() for _, p in model.named_parameters())
+
+    def loss_of_one(values, x_i, y_i):
+        outputs = functional_call(model, dict(zip(names, values)), (x_i[None],))
+        return loss_fn(outputs, y_i[None])
+
+    grads = vmap(grad(loss_of_one), in_dims=(0, 0, 0))(values, x, y)
+    return dict(zip(names, grads))
+''', "in_dims None"),
+}
