@@ -23,6 +23,18 @@ def hvp_forward_over_reverse(f, x, v):
     # Reverse over forward: the gradient of the directional derivative grad f . v is H v as well.
     return grad(lambda t: jvp(f, (t,), (v,))[1])(x)
 ''',
+    "grads_loss_and_accuracy": '''
+def grads_loss_and_accuracy(model, w, b, x, labels):
+    from torch.func import grad_and_value
+
+    def loss_and_logits(w, b):
+        logits = model(w, b, x)
+        return F.cross_entropy(logits, labels), logits
+
+    (grad_w, grad_b), (loss, logits) = grad_and_value(loss_and_logits, argnums=(0, 1), has_aux=True)(w, b)
+    right = logits.argmax(1).eq(labels).sum()
+    return grad_w, grad_b, loss, right / torch.tensor(len(labels), dtype=logits.dtype)
+''',
     "per_sample_grads": '''
 def per_sample_grads(model, loss_fn, x, y):
     names = [name for name, _ in model.named_parameters()]
@@ -61,6 +73,12 @@ def jacobian_by_columns(f, x):
 def hvp_forward_over_reverse(f, x, v):
     return jvp(f, (x,), (v,))[1]
 ''', "directional derivative"),
+    "grads_loss_and_accuracy": ("runs the model a second time for the loss and the accuracy", '''
+def grads_loss_and_accuracy(model, w, b, x, labels):
+    grad_w, grad_b = grad(lambda w, b: F.cross_entropy(model(w, b, x), labels), argnums=(0, 1))(w, b)
+    logits = model(w, b, x)
+    return grad_w, grad_b, F.cross_entropy(logits, labels), (logits.argmax(1) == labels).float().mean()
+''', "model ran 2 times"),
     "per_sample_grads": ("differentiates the batch loss without vmap", '''
 def per_sample_grads(model, loss_fn, x, y):
     params = {name: p.detach() for name, p in model.named_parameters()}
