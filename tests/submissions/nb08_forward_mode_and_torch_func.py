@@ -47,6 +47,13 @@ def per_sample_grads(model, loss_fn, x, y):
     grads = vmap(grad(loss_of_one), in_dims=(None, 0, 0))(values, x, y)
     return dict(zip(names, grads))
 ''',
+    "ensemble_outputs": '''
+def ensemble_outputs(models, x):
+    from torch.func import stack_module_state
+
+    params, buffers = stack_module_state(models)
+    return vmap(lambda p, b: functional_call(models[0], {**p, **b}, x), in_dims=(0, 0))(params, buffers)
+''',
 }
 
 # solution grade_id -> (the mistake, in words; the whole cell with that mistake; words its failure message must contain)
@@ -79,6 +86,10 @@ def grads_loss_and_accuracy(model, w, b, x, labels):
     logits = model(w, b, x)
     return grad_w, grad_b, F.cross_entropy(logits, labels), (logits.argmax(1) == labels).float().mean()
 ''', "model ran 2 times"),
+    "ensemble_outputs": ("calls each model in a loop and stacks the outputs", '''
+def ensemble_outputs(models, x):
+    return torch.stack([model(x) for model in models])
+''', "ran 3 times for 3 models"),
     "per_sample_grads": ("differentiates the batch loss without vmap", '''
 def per_sample_grads(model, loss_fn, x, y):
     params = {name: p.detach() for name, p in model.named_parameters()}
