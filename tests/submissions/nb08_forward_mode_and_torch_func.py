@@ -54,6 +54,13 @@ def ensemble_outputs(models, x):
     params, buffers = stack_module_state(models)
     return vmap(lambda p, b: functional_call(models[0], {**p, **b}, x), in_dims=(0, 0))(params, buffers)
 ''',
+    "many_vjps": '''
+def many_vjps(f, x, cotangents):
+    from torch.func import vjp
+
+    _, pullback = vjp(f, x)
+    return torch.stack([pullback(u)[0] for u in cotangents])
+''',
 }
 
 # solution grade_id -> (the mistake, in words; the whole cell with that mistake; words its failure message must contain)
@@ -90,6 +97,12 @@ def grads_loss_and_accuracy(model, w, b, x, labels):
 def ensemble_outputs(models, x):
     return torch.stack([model(x) for model in models])
 ''', "ran 3 times for 3 models"),
+    "many_vjps": ("calls torch.func.vjp, and so f, once per cotangent", '''
+def many_vjps(f, x, cotangents):
+    from torch.func import vjp
+
+    return torch.stack([vjp(f, x)[1](u)[0] for u in cotangents])
+''', "f ran 4 times for 4 cotangents"),
     "per_sample_grads": ("differentiates the batch loss without vmap", '''
 def per_sample_grads(model, loss_fn, x, y):
     params = {name: p.detach() for name, p in model.named_parameters()}
