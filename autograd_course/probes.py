@@ -956,11 +956,15 @@ MAX_PICTURE_BYTES = 1 << 20
 
 def show(picture):
     """Show ``picture`` (a drawing with ``_repr_image_svg_xml`` and a ``description``) with a test's message: below
-    the test cell in the student's kernel; while grading, in the test cell's outputs and so in the feedback."""
+    the test cell in the student's kernel; while grading, in the test cell's outputs and so in the feedback.
+    A picture that cannot be drawn (no graphviz ``dot`` program) is left out: the message is what counts."""
+    try:
+        bundle = {"image/svg+xml": picture._repr_image_svg_xml(), "text/plain": picture.description}
+    except Exception:   # noqa: BLE001 (graphviz raises its own errors for a missing or failing dot)
+        return
     if _session is not None:
-        svg = picture._repr_image_svg_xml()
-        if len(_session.pictures) < MAX_PICTURES and len(svg) <= MAX_PICTURE_BYTES:
-            _session.pictures.append({"image/svg+xml": svg, "text/plain": picture.description})
+        if len(_session.pictures) < MAX_PICTURES and len(bundle["image/svg+xml"]) <= MAX_PICTURE_BYTES:
+            _session.pictures.append(bundle)
         return
     try:
         from IPython import get_ipython
@@ -968,7 +972,7 @@ def show(picture):
     except ImportError:
         return
     if get_ipython() is not None:
-        display(picture)
+        display(bundle, raw=True)
 
 
 def install(session):

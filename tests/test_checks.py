@@ -321,3 +321,23 @@ def test_a_graph_that_reaches_every_leaf_draws_nothing(monkeypatch):
     a, c = _Node(1.0), _Node(2.0)
     ck.expect_each_closure_once(_Node(3.0, (a, c), "+"), {"out": 1}, {"a": a, "c": c})
     assert shown == [] and w.grad is not None
+
+
+def test_a_fault_is_still_named_where_graphviz_cannot_draw(monkeypatch):
+    """Without graphviz's dot program the picture is left out and the message stays the check's (here as in the
+    judge, which draws the picture into the verdict itself)."""
+    import types
+
+    import graphviz
+
+    from autograd_course import probes
+    from autograd_course.graphs import GraphDrawing
+
+    def no_dot(self):
+        raise graphviz.ExecutableNotFound(["dot"])
+
+    monkeypatch.setattr(GraphDrawing, "_repr_image_svg_xml", no_dot)
+    judge = types.SimpleNamespace(pictures=[])
+    monkeypatch.setattr(probes, "_session", judge)
+    failure = message(lambda: ck.expect_reaches(*_cut_by(torch.Tensor.detach)))
+    assert "no path leads from the loss back to w" in failure and judge.pictures == [], failure
