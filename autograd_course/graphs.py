@@ -331,7 +331,7 @@ def walk_backward_graph(output, leaves=None, most=MOST_NODES):
         if entry["kind"] == "AccumulateGrad":
             variable = node.variable
             entry["leaf"] = next((name for name, tensor in named if tensor is variable), "")
-            entry["shape"] = tuple(variable.shape)
+            entry["shape"] = tuple(variable.shape)[:8]      # a label stays small whatever a kernel answers
             entry["variable"] = variable
         nodes.append(entry)
         queue.extend(child for child, _ in tuple(node.next_functions)[:32] if child is not None)
@@ -342,7 +342,7 @@ def walk_backward_graph(output, leaves=None, most=MOST_NODES):
             found = None if child is None else index_of(child)
             if found is not None:
                 edges.append((found, position))
-    return {"nodes": nodes, "edges": edges, "truncated": truncated, "shape": tuple(output.shape)}
+    return {"nodes": nodes, "edges": edges, "truncated": truncated, "shape": tuple(output.shape)[:8]}
 
 
 def node_of(walked, obj):
