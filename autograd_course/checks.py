@@ -15,14 +15,22 @@ import torch
 
 from . import graphs, probes
 from ._report import report as _report
+from .mistakes import kind_of, snake_case
 
-_Fail = AssertionError
 # Only these tensor types are compared: a subclass can answer any torch function as it likes.
 _PLAIN_TENSOR_TYPES = (torch.Tensor, torch.nn.Parameter)
 _PLAIN_TENSOR_NAMES = {"torch.Tensor", "torch.nn.parameter.Parameter"}
 # Plain Python data that compares honestly; anything else could define __eq__ to lie.
 _PLAIN_SCALARS = (bool, int, float, complex, str, bytes, type(None), type(Ellipsis), torch.dtype)
 _PLAIN_CONTAINERS = (tuple, list, set, frozenset, dict, torch.Size)
+
+
+def _mistake(kind, message):
+    """A failed check: an AssertionError whose message is written for the student, and whose ``kind``
+    names the mistake for the class report (see :mod:`autograd_course.mistakes`)."""
+    failure = AssertionError(message)
+    failure.kind = kind
+    return failure
 
 
 def _reported(check):
@@ -34,7 +42,7 @@ def _reported(check):
         __tracebackhide__ = True  # the student sees the test cell and the message, not this frame
         try:
             return check(*args, **kwargs)
-        except _Fail as failure:
+        except AssertionError as failure:
             _report(failure)   # re-raised without the frames of the comparison code
 
     return run
@@ -44,11 +52,11 @@ def _plain_tensor(value, name):
     """A tensor's values to compare: a handle on the kernel's tensor is read, a tensor subclass refused."""
     if type(value) is probes.Ref:
         if probes.kernel_type(value) not in _PLAIN_TENSOR_NAMES and isinstance(value, torch.Tensor):
-            raise _Fail(f"{name} is a {probes.type_name(value)}, a subclass of torch.Tensor; "
+            raise _mistake("tensor_subclass", f"{name} is a {probes.type_name(value)}, a subclass of torch.Tensor; "
                         "return a plain tensor (a subclass can change what comparisons answer).")
         return probes.value(value)
     if isinstance(value, torch.Tensor) and type(value) not in _PLAIN_TENSOR_TYPES:
-        raise _Fail(f"{name} is a {type(value).__name__}, a subclass of torch.Tensor; "
+        raise _mistake("tensor_subclass", f"{name} is a {type(value).__name__}, a subclass of torch.Tensor; "
                     "return a plain tensor (a subclass can change what comparisons answer).")
     return value
 
@@ -66,7 +74,7 @@ def _plain_data(value, name, depth=0):
                 _plain_data(key, name, depth + 1)
             _plain_data(item, name, depth + 1)
         return value
-    raise _Fail(f"{name} should be plain Python data (a number, string, bool, None or a list/tuple/dict "
+    raise _mistake("not_plain_data", f"{name} should be plain Python data (a number, string, bool, None or a list/tuple/dict "
                 f"of them), got {kind.__name__}.")
 
 
@@ -92,14 +100,14 @@ def _diagnose_value(actual, expected, name, atol, rtol, known_mistakes, is_grad)
     __tracebackhide__ = True
     if actual is None:
         if is_grad:
-            raise _Fail(
-                f"{name} is None. Usual causes: the tensor is not a leaf (an intermediate "
+            raise _mistake(
+                "gradient_is_none", f"{name} is None. Usual causes: the tensor is not a leaf (an intermediate "
                 "keeps no .grad unless you call .retain_grad()), requires_grad was never "
                 "set on it, or backward() was not called."
             )
-        raise _Fail(f"{name} is None; did the function forget to return its result?")
+        raise _mistake("result_is_none", f"{name} is None; did the function forget to return its result?")
     if not isinstance(actual, torch.Tensor):
-        raise _Fail(f"{name} should be a torch.Tensor, got {probes.type_name(actual)}.")
+        raise _mistake("not_a_tensor", f"{name} should be a torch.Tensor, got {probes.type_name(actual)}.")
     actual = _plain_tensor(actual, name)
     expected = _as_reference(probes.value(expected), actual)
     if actual.shape != expected.shape:
@@ -108,20 +116,22 @@ def _diagnose_value(actual, expected, name, atol, rtol, known_mistakes, is_grad)
             broadcastable = torch.broadcast_shapes(actual.shape, expected.shape) == actual.shape
         except RuntimeError:
             broadcastable = False
+        kind = "wrong_shape"
         if broadcastable and actual.numel() > expected.numel():
+            kind = "grad_not_reduced_over_broadcast" if is_grad else "not_reduced_over_broadcast"
             message += (
                 " It looks like a broadcast dimension was not reduced: a gradient has the "
                 "shape of its input, so sum it over the dimensions that were broadcast."
             )
-        raise _Fail(message)
+        raise _mistake(kind, message)
     if not actual.is_floating_point() and expected.is_floating_point():
-        raise _Fail(f"{name} has dtype {actual.dtype}; gradients and values here are floating point.")
+        raise _mistake("not_floating_point", f"{name} has dtype {actual.dtype}; gradients and values here are floating point.")
     if _close(actual, expected, atol, rtol):
         return
     for mistake, wrong in (known_mistakes or {}).items():
         wrong = _as_reference(probes.value(wrong), actual)
         if wrong.shape == actual.shape and _close(actual, wrong, atol, rtol):
-            raise _Fail(f"{name} is wrong: {mistake}.")
+            raise _mistake(kind_of(mistake), f"{name} is wrong: {mistake}.")
     nonzero = bool((expected.abs() > atol).any())
     if nonzero:
         for factor in (2, 3, 4, 5):
@@ -131,18 +141,19 @@ def _diagnose_value(actual, expected, name, atol, rtol, known_mistakes, is_grad)
                     "(or call zero_grad()) before each new backward" if is_grad else
                     "is something counted more than once?"
                 )
-                raise _Fail(f"{name} is exactly {factor} times the expected value: {hint}.")
+                raise _mistake("accumulated_across_backward" if is_grad else "counted_more_than_once",
+                               f"{name} is exactly {factor} times the expected value: {hint}.")
         if _close(actual, -expected, atol, rtol):
-            raise _Fail(f"{name} has the right size but the wrong sign.")
+            raise _mistake("wrong_sign", f"{name} has the right size but the wrong sign.")
         if not bool((actual.abs() > atol).any()):
-            raise _Fail(
-                f"{name} is all zeros but should not be: is the graph cut (detach, no_grad) "
+            raise _mistake(
+                "all_zeros", f"{name} is all zeros but should not be: is the graph cut (detach, no_grad) "
                 "or the incoming gradient (grad_output) dropped?"
             )
     error = (actual.detach().to(torch.float64) - expected.to(torch.float64)).abs()
     worst = int(error.reshape(-1).argmax())
-    raise _Fail(
-        f"{name} is wrong: largest error {float(error.max()):.3g} at flat index {worst}.\n"
+    raise _mistake(
+        "wrong_value", f"{name} is wrong: largest error {float(error.max()):.3g} at flat index {worst}.\n"
         f"  got      {_fmt(actual)}\n  expected {_fmt(expected)}"
     )
 
@@ -173,19 +184,20 @@ def expect_equal(actual, expected, name="the answer", hint=None):
     if actual == expected and type(actual) == type(expected):
         return
     message = f"{name} is {repr(actual)}, expected {repr(expected)}."
-    raise _Fail(message + (f" {hint}" if hint else ""))
+    raise _mistake("wrong_answer", message + (f" {hint}" if hint else ""))
 
 
 @_reported
-def expect(condition, message):
-    """Assert a condition with a message written for the student."""
+def expect(condition, message, kind=None):
+    """Assert a condition with a message written for the student; ``kind`` names the mistake (by default the
+    judge names it from the message as the test writes it: see :func:`autograd_course.mistakes.kind_at`)."""
     __tracebackhide__ = True
     if isinstance(condition, torch.Tensor):
         condition = _plain_tensor(condition, "the condition")
     elif type(condition) not in (bool, numpy.bool_):
-        raise _Fail(f"{message} (the check got a {probes.type_name(condition)}, not True or False)")
+        raise _mistake(kind, f"{message} (the check got a {probes.type_name(condition)}, not True or False)")
     if not bool(condition):
-        raise _Fail(message)
+        raise _mistake(kind, message)
 
 
 def _is_number(value):
@@ -231,17 +243,17 @@ def expect_prediction_form(answers, kinds, name="predictions"):
     kinds maps each key to bool (True or False), float (a number) or a tuple of the answers offered."""
     __tracebackhide__ = True
     if type(answers) is not dict:
-        raise _Fail(f"{name} should be a dict, got {type(answers).__name__}.")
+        raise _mistake("predictions_not_a_dict", f"{name} should be a dict, got {type(answers).__name__}.")
     missing = [key for key in kinds if key not in answers]
     if missing:
-        raise _Fail(f"{name} has no entry for {', '.join(repr(key) for key in missing)}; keep every key it started with.")
+        raise _mistake("prediction_missing", f"{name} has no entry for {', '.join(repr(key) for key in missing)}; keep every key it started with.")
     unknown = [key for key in answers if key not in kinds]
     if unknown:
-        raise _Fail(f"{name} has entries no question asks about: {', '.join(repr(key) for key in unknown)}.")
+        raise _mistake("prediction_not_asked", f"{name} has entries no question asks about: {', '.join(repr(key) for key in unknown)}.")
     for key, kind in kinds.items():
         problem = _answer_form_problem(key, _plain_data(answers[key], f"the entry for {key!r}"), kind)
         if problem:
-            raise _Fail(problem)
+            raise _mistake("prediction_not_filled_in" if answers[key] is ... else "prediction_wrong_form", problem)
 
 
 @_reported
@@ -249,11 +261,11 @@ def expect_answer(answers, key, expected, hint=None):
     """Check one entry of a dict of predictions, naming the entry that is wrong."""
     __tracebackhide__ = True
     if type(answers) is not dict:
-        raise _Fail(f"The answers should be a dict, got {type(answers).__name__}.")
+        raise _mistake("predictions_not_a_dict", f"The answers should be a dict, got {type(answers).__name__}.")
     if key not in answers:
-        raise _Fail(f"The answers have no entry for {key!r}.")
+        raise _mistake("prediction_missing", f"The answers have no entry for {key!r}.")
     if answers[key] is ...:
-        raise _Fail(f"The entry for {key!r} is still ... (fill in your prediction).")
+        raise _mistake("prediction_not_filled_in", f"The entry for {key!r} is still ... (fill in your prediction).")
     actual = _plain_data(answers[key], f"the entry for {key!r}")
     if same_answer(actual, expected):
         return
@@ -263,7 +275,8 @@ def expect_answer(answers, key, expected, hint=None):
         message = f"The entry for {key!r} is {repr(actual)}: this question asks for a number."
     else:
         message = f"The entry for {key!r} is {repr(actual)}, which is not what happens."
-    raise _Fail(message + (f" {hint}" if hint else ""))
+    # Each question its own kind: the class report counts who predicted what wrong.
+    raise _mistake(f"wrong_prediction_{kind_of(str(key))}", message + (f" {hint}" if hint else ""))
 
 
 @_reported
@@ -276,7 +289,7 @@ def expect_gradcheck(function, inputs, name="the function", *, double_backward=F
     inputs = tuple(inputs)
     for i, tensor in enumerate(inputs):
         if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and tensor.dtype != torch.float64:
-            raise _Fail(f"gradcheck input {i} is {tensor.dtype}; finite differences need float64.")
+            raise _mistake("gradcheck_input_not_float64", f"gradcheck input {i} is {tensor.dtype}; finite differences need float64.")
     if type(function) is probes.Ref or type(function) is probes._RemoteMethod:
         remote = _Held(function)
 
@@ -287,15 +300,15 @@ def expect_gradcheck(function, inputs, name="the function", *, double_backward=F
     except probes.StudentError:
         raise
     except Exception as error:
-        raise _Fail(f"gradcheck failed for {name}: backward disagrees with finite differences.\n{error}") from None
+        raise _mistake("backward_disagrees_with_finite_differences", f"gradcheck failed for {name}: backward disagrees with finite differences.\n{error}") from None
     if double_backward:
         try:
             torch.autograd.gradgradcheck(function, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True)
         except probes.StudentError:
             raise
         except Exception as error:
-            raise _Fail(
-                f"gradgradcheck failed for {name}: its backward is not itself differentiable "
+            raise _mistake(
+                "backward_not_differentiable", f"gradgradcheck failed for {name}: its backward is not itself differentiable "
                 f"(is it decorated with once_differentiable, or does it leave the graph?).\n{error}"
             ) from None
 
@@ -356,10 +369,10 @@ class _KernelVJP(torch.autograd.Function):
         return (None, value(sent_grad), *[value(x) if type(x) is probes.Ref else None for x in kernel_inputs])
 
 
-def _fail_with_graph(message, walked, marks=None, outside=None):
+def _fail_with_graph(kind, message, walked, marks=None, outside=None):
     """Fail with ``message`` and the student's graph, the culprit marked (shown above the message)."""
     probes.show(graphs.draw_fault(walked, marks, outside, fault=message.split(":")[0]))
-    raise _Fail(message + " The drawing shows your graph, with what the check found in red.")
+    raise _mistake(kind, message + " The drawing shows your graph, with what the check found in red.")
 
 
 @_reported
@@ -368,11 +381,11 @@ def expect_function_in_graph(output, function_class, name="the output"):
     __tracebackhide__ = True
     grad_fn = getattr(output, "grad_fn", None)
     if grad_fn is None:
-        raise _Fail(f"{name} has no grad_fn: it is not attached to any graph "
+        raise _mistake("no_grad_fn", f"{name} has no grad_fn: it is not attached to any graph "
                     "(did an input require grad, and was the Function called with .apply?).")
     if getattr(grad_fn, "_forward_cls", None) is not function_class:
         _fail_with_graph(
-            f"{name} was made by {probes.type_name(grad_fn)}, not by {function_class.__name__}: "
+            "function_not_in_graph", f"{name} was made by {probes.type_name(grad_fn)}, not by {function_class.__name__}: "
             f"call {function_class.__name__}.apply(...) so that your backward is the one autograd runs.",
             graphs.walk_backward_graph(output), {0: f"not {function_class.__name__}Backward"})
 
@@ -385,12 +398,12 @@ def expect_reaches(output, leaves, name="the loss"):
     tensor that does not require grad, a tensor that is not a leaf."""
     __tracebackhide__ = True
     if getattr(output, "grad_fn", None) is None:
-        raise _Fail(f"{name} has no grad_fn: it is not connected to {', '.join(leaves)} (computed under "
+        raise _mistake("no_grad_fn", f"{name} has no grad_fn: it is not connected to {', '.join(leaves)} (computed under "
                     "torch.no_grad(), or from detached tensors, .item() or NumPy?).")
     walked = graphs.walk_backward_graph(output, leaves)
     for leaf, tensor in leaves.items():
         if not tensor.requires_grad:
-            _fail_with_graph(f"{leaf} does not require grad, so backward gives it no gradient: set "
+            _fail_with_graph("leaf_does_not_require_grad", f"{leaf} does not require grad, so backward gives it no gradient: set "
                              f"requires_grad on {leaf} before computing {name} from it.", walked,
                              outside={leaf: "does not require grad"})
         if not tensor.is_leaf:
@@ -399,10 +412,10 @@ def expect_reaches(output, leaves, name="the loss"):
                        f"tensors, so backward keeps no .grad for it. Make {leaf} the tensor that requires grad "
                        "(create it, then call .requires_grad_() on the result), or call .retain_grad() on it.")
             if made_by is None:
-                _fail_with_graph(message, walked, outside={leaf: "not a leaf, and not in this graph"})
-            _fail_with_graph(message, walked, {made_by: f"made {leaf}: {leaf} is not a leaf"})
+                _fail_with_graph("not_a_leaf", message, walked, outside={leaf: "not a leaf, and not in this graph"})
+            _fail_with_graph("not_a_leaf", message, walked, {made_by: f"made {leaf}: {leaf} is not a leaf"})
         if graphs.node_of(walked, tensor) is None and not walked["truncated"]:
-            _fail_with_graph(f"no path leads from {name} back to {leaf}: the graph was cut between them "
+            _fail_with_graph("graph_cut_before_leaf", f"no path leads from {name} back to {leaf}: the graph was cut between them "
                              "(detach(), .data, or a step under torch.no_grad()), so backward sends "
                              f"{leaf} no gradient.", walked, outside={leaf: "got no gradient"})
 
@@ -422,12 +435,12 @@ def expect_gradient_shape(gradient, tensor, name, *, graph=None):
         broadcast = False
     message = f"{name} has shape {got}, but its input has shape {wanted}"
     if not broadcast:
-        raise _Fail(message + ": a gradient has the shape of the tensor it belongs to.")
+        raise _mistake("wrong_gradient_shape", message + ": a gradient has the shape of the tensor it belongs to.")
     message += (": it was not reduced over the broadcast dimensions. The input was stretched to the output's shape "
                 "in forward, so its gradient sums over the dimensions it was stretched along.")
     if graph is None or getattr(graph, "grad_fn", None) is None:
-        raise _Fail(message)
-    _fail_with_graph(message, graphs.walk_backward_graph(graph), {0: f"returned shape {got} for an input of shape {wanted}"})
+        raise _mistake("grad_not_reduced_over_broadcast", message)
+    _fail_with_graph("grad_not_reduced_over_broadcast", message, graphs.walk_backward_graph(graph), {0: f"returned shape {got} for an input of shape {wanted}"})
 
 
 @_reported
@@ -440,10 +453,11 @@ def expect_each_closure_once(output, runs, nodes):
     most = max(runs, key=runs.get)
     if never:
         name = never[0]
+        kind = "closure_never_ran"
         message, note = (f"backprop never ran the closure of {name} (a {nodes[name].op!r} node): visit every node "
                          "reachable through .parents."), "never ran"
     elif runs[most] > 1:
-        name, note = most, f"ran {runs[most]} times"
+        kind, name, note = "closure_ran_more_than_once", most, f"ran {runs[most]} times"
         message = (f"backprop ran the closure of {most} {runs[most]} times, so its gradient was sent on {runs[most]} "
                    "times: remember which nodes the walk has visited, and list each once.")
     else:
@@ -451,7 +465,7 @@ def expect_each_closure_once(output, runs, nodes):
     leaves = {leaf: node for leaf, node in nodes.items() if not node.parents}
     inner = {inner: node for inner, node in nodes.items() if node.parents and node is not output}
     probes.show(graphs.draw_engine_graph(output, leaves, inner, show_grads=False, marks={id(nodes[name]): note}))
-    raise _Fail(message + " The drawing shows your graph, with that node in red.")
+    raise _mistake(kind, message + " The drawing shows your graph, with that node in red.")
 
 
 # What autograd's errors in backward name: a node that returned a gradient of the wrong shape, and a saved
@@ -481,7 +495,7 @@ def expect_backward(output, gradient=None, name="backward", hint=""):
         kind, position, got, wanted = invalid.groups()
         marks = {index: f"returned shape [{got}] for input {position} of shape [{wanted}]"
                  for index, entry in enumerate(walked["nodes"]) if re.fullmatch(rf"{kind}\d*", entry["kind"])}
-        _fail_with_graph(f"{name}: {kind} returned a gradient of shape [{got}] for its input {position}, "
+        _fail_with_graph("backward_returned_wrong_shape", f"{name}: {kind} returned a gradient of shape [{got}] for its input {position}, "
                          f"which has shape [{wanted}]: a gradient must have the shape of its input (sum it over any "
                          f"dimensions that were broadcast).{hint} Autograd said: {said}", walked, marks)
     kind = changed.group(1)
@@ -492,7 +506,7 @@ def expect_backward(output, gradient=None, name="backward", hint=""):
     if not kind:
         marks = {index: "changed in place after backward saved it"
                  for index, entry in enumerate(walked["nodes"]) if entry["kind"] == "AccumulateGrad"}
-    _fail_with_graph(f"{name}: a tensor that backward needs was changed in place after it was saved "
+    _fail_with_graph("saved_tensor_changed_in_place", f"{name}: a tensor that backward needs was changed in place after it was saved "
                      f"({'the output of ' + kind if kind else 'a leaf'}): change a copy (clone()) or compute "
                      f"out of place.{hint} Autograd said: {said}", walked, marks)
 
@@ -506,5 +520,5 @@ def expect_raises(error_type, action, name="this call"):
     except error_type:
         return
     except Exception as error:
-        raise _Fail(f"{name} raised {type(error).__name__} ({error}); expected {error_type.__name__}.") from None
-    raise _Fail(f"{name} should raise {error_type.__name__}, but it did not.")
+        raise _mistake(f"raised_{snake_case(type(error).__name__)}", f"{name} raised {type(error).__name__} ({error}); expected {error_type.__name__}.") from None
+    raise _mistake(f"did_not_raise_{snake_case(error_type.__name__)}", f"{name} should raise {error_type.__name__}, but it did not.")

@@ -18,7 +18,9 @@ the others.
 import pytest
 
 from autograd_course.graphs import FAULT
-from autograd_course.grading.grade import grade_class
+from autograd_course.grading.grade import grade_class, load_course
+from autograd_course.grading.results import class_results
+from autograd_course.mistakes import KIND
 from harness import ASSIGNMENTS, SOLUTIONS, grade_ids, load_cases, make_course, read_notebook, submit, \
     failing_test_cells, passed_visible_tests, pictures_of_test_cells, with_replacements
 
@@ -50,6 +52,7 @@ def test_round_trip(assignment, tmp_path, workers):
 
     outcomes = {o.student: o for o in grade_class(course, [assignment], workers=workers, feedback=False, quiet=True)}
     problems = []
+    kinds = {(r.student, e.exercise): e.kind for r in class_results(load_course(course)) for e in r.exercises}
     for student, want in (("solution", total), ("untouched", 0)):
         got = outcomes[student]
         if got.status != "graded" or got.score != want:
@@ -78,4 +81,8 @@ def test_round_trip(assignment, tmp_path, workers):
             if words.lower() not in errors[f"test_{grade_id}"].lower():
                 problems.append(f"{student}, {grade_id} ({what}): the message does not name the mistake "
                                 f"({words!r}): {errors[f'test_{grade_id}']}")
+            # The class report groups failures by the kind of mistake their message names.
+            kind = kinds.get((student, f"test_{grade_id}"), "")
+            if not KIND.fullmatch(kind) or kind in ("failed", "unexplained"):
+                problems.append(f"{student}, {grade_id} ({what}): no kind of mistake stored ({kind!r})")
     assert not problems, "\n".join(problems)

@@ -195,7 +195,7 @@ def _judged_execute_class():
                     if not task.done():
                         task.cancel()
             verdict = verdict_task.result()
-            self.verdicts[grade_id] = {key: verdict.get(key) for key in ("passed", "ename", "evalue", "round_trips")}
+            self.verdicts[grade_id] = {key: verdict.get(key) for key in ("passed", "ename", "evalue", "kind", "round_trips")}
             self.verdicts[grade_id]["seconds"] = time.perf_counter() - start
             self.judge_seconds += verdict.get("cpu_seconds") or 0.0
             cell.outputs = []

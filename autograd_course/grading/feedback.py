@@ -14,7 +14,7 @@ from nbgrader.utils import is_grade
 from traitlets import HasTraits, Unicode, default
 
 from .course import exercises
-from .results import verdict_message
+from .results import message_and_kind, verdict_message
 
 TRACEBACK = "Traceback (most recent call last)"
 
@@ -82,7 +82,7 @@ class ReportCard(NbGraderPreprocessor):
             if cell.cell_type == "markdown":
                 cell.source = COLAB_BADGE.sub("", cell.source)
             if meta.get("comment"):   # student values may appear in a check's message: shown as text
-                meta["comment"] = html.escape(meta["comment"], quote=False)
+                meta["comment"] = html.escape(message_and_kind(meta["comment"])[0], quote=False)
             if not (cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")):
                 continue
             score, points = float(meta.get("score") or 0), float(meta.get("points") or 0)

@@ -73,6 +73,7 @@ class Judge:
         self.channel, self.torch, self.probes, self.checks = channel, torch, probes, checks
         self.probe_socket = None
         self.namespace = None
+        self.sources = {}
         self.tests_run = 0
 
     def loop(self):
@@ -97,6 +98,7 @@ class Judge:
         for extra in fds[1:]:
             os.close(extra)
         self.namespace = {"__name__": "__course_test__", "__builtins__": builtins}
+        self.sources = {}   # each test's source by its filename: where a failed check's message is written
         torch = self.torch
         torch.manual_seed(0)
         random.seed(0)
@@ -136,12 +138,13 @@ class Judge:
                 warnings.simplefilter("ignore")
                 session.hello()
                 connected = True
-                code = compile(test["source"], f"<test {test.get('name', '')}>", "exec")
-                exec(code, self.namespace)
+                filename = f"<test {test.get('name', '')}>"
+                self.sources[filename] = test["source"]
+                exec(compile(test["source"], filename, "exec"), self.namespace)
         except probes._Abort as abort:
-            verdict.update(passed=False, ename="TestStopped", evalue=str(abort), aborted=True)
+            verdict.update(passed=False, ename="TestStopped", evalue=str(abort), kind="test_stopped", aborted=True)
         except BaseException as error:   # the test's verdict: whatever stopped it fails it
-            verdict.update(passed=False, **describe_failure(error))
+            verdict.update(passed=False, **describe_failure(error), kind=kind_of_failure(error, self.sources))
         finally:
             probes.install(None)
             if connected and not verdict.get("aborted"):
@@ -175,6 +178,28 @@ def describe_failure(error):
     frames = traceback.extract_tb(error.__traceback__)
     line = next((f" (test line {frame.lineno})" for frame in reversed(frames) if frame.filename.startswith("<test")), "")
     return {"ename": type(error).__name__, "evalue": f"{error}{line}"}
+
+
+def kind_of_failure(error, sources):
+    """The stable kind of what failed a test (see autograd_course.mistakes): the check's own, the kind its
+    message names as the test writes it, or what the student's code raised."""
+    from ..mistakes import kind_at, kind_of, snake_case
+    from ..probes import ProtocolError, StudentError
+
+    if isinstance(error, ProtocolError):
+        return "grading_error"
+    if isinstance(error, StudentError):
+        raised = error.kernel_type.rsplit(".", 1)[-1]
+        return {"KeyboardInterrupt": "timed_out", "NotImplementedError": "not_implemented"}.get(
+            raised, f"raised_{snake_case(raised)}")
+    if not isinstance(error, AssertionError):
+        return f"test_stopped_on_{snake_case(type(error).__name__)}"
+    if getattr(error, "kind", None):
+        return error.kind
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if frame.filename in sources:
+            return kind_at(sources[frame.filename], frame.lineno) or kind_of(error)
+    return kind_of(error)
 
 
 def main():

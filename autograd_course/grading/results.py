@@ -4,9 +4,10 @@ grading-summary.txt.
 nbgrader's gradebook holds every score, each test cell's included, whatever run graded it; the files are
 written from it, so ``make grade 03_hooks`` leaves every other assignment's rows in place.  What the
 gradebook has no column for is kept beside its scores:
-- the first line of the judge's message for each failed exercise, as the automatic comment of that
-  exercise's answer cell (nbgrader's own place for it: the formgrader shows it in that cell's comment box
-  while grading by hand, the feedback page under the student's answer);
+- the first line of the judge's message for each failed exercise, and the kind of mistake it names in
+  brackets at its end ("... over the broadcast dimensions. [grad_not_reduced_over_broadcast]"), as the
+  automatic comment of that exercise's answer cell (nbgrader's own place for it: the formgrader shows it in
+  that cell's comment box while grading by hand, the feedback page under the student's answer);
 - a submission with a ``suspicious`` note is flagged (the formgrader marks flagged submissions);
 - each submission's status, reason and notes, in grading-status.json in the course folder, updated by each
   run for the submissions it saw.
@@ -15,13 +16,17 @@ gradebook has no column for is kept beside its scores:
 import csv
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..mistakes import KIND, kind_of
+
 STATUS_FILE = "grading-status.json"
 CSV_FIELDS = ["assignment", "student", "status", "score", "max_score", "reason", "notes"]
-EXERCISE_FIELDS = ["assignment", "student", "exercise", "title", "score", "max_score", "message"]
+EXERCISE_FIELDS = ["assignment", "student", "exercise", "title", "score", "max_score", "mistake", "message"]
 NO_RESPONSE = "No response."          # nbgrader's automatic comment on an answer cell left as released
+_KIND_TAG = re.compile(rf" \[({KIND.pattern})\]$")
 MESSAGE_CHARS = 300
 NO_SANDBOX_WARNING = ("WARNING: graded WITHOUT the sandbox (--no-sandbox): student code ran with the grader's "
                       "rights and could read or change the gradebook and other students' files.")
@@ -34,6 +39,7 @@ class ExerciseResult:
     score: float
     max_score: float
     message: str = ""     # what the judge said when it failed ('' when it passed)
+    kind: str = ""        # the kind of mistake the message names (see autograd_course.mistakes)
 
 
 @dataclass
@@ -60,6 +66,22 @@ def verdict_message(verdict):
     return first if ename == "AssertionError" and first else f"{ename}: {first}".rstrip(": ")
 
 
+def with_kind(message, kind):
+    """An automatic comment: the message, the kind of mistake it names in brackets at its end."""
+    return f"{message} [{kind}]" if kind and KIND.fullmatch(kind) else message
+
+
+def message_and_kind(comment):
+    """An automatic comment as (message, kind): the kind from its tag, else named from its words."""
+    comment = (comment or "").strip()
+    tag = _KIND_TAG.search(comment)
+    if tag:
+        return comment[:tag.start()], tag.group(1)
+    if not comment:
+        return "", ""
+    return comment, "no_response" if comment == NO_RESPONSE else kind_of(comment)
+
+
 def store_in_gradebook(course, outcome, verdicts):
     """The judge's messages (as automatic comments of the exercises' answer cells) and the suspicious flag of
     one graded submission, into the gradebook beside the scores nbgrader's SaveAutoGrades wrote."""
@@ -77,7 +99,8 @@ def store_in_gradebook(course, outcome, verdicts):
             comment, verdict = comments.get(exercise.solution), verdicts.get(exercise.test)
             if comment is None or verdict is None or comment.auto_comment == NO_RESPONSE:
                 continue
-            comment.auto_comment = None if verdict.get("passed") else verdict_message(verdict)
+            comment.auto_comment = None if verdict.get("passed") else with_kind(
+                verdict_message(verdict), verdict.get("kind") or kind_of(verdict_message(verdict)))
         gradebook.db.commit()
 
 
@@ -163,8 +186,8 @@ def _graded_cells(gradebook):
 
 
 def _comments(gradebook):
-    """{(assignment, student, answer cell): comment} of every comment the gradebook holds (the instructor's
-    own before the automatic one)."""
+    """{(assignment, student, answer cell): (message, kind)} of every comment the gradebook holds (the
+    instructor's own message before the automatic one; the kind is the automatic comment's)."""
     from nbgrader.api import (Assignment, Comment, Notebook, SolutionCell, SubmittedAssignment,
                               SubmittedNotebook)
 
@@ -178,8 +201,12 @@ def _comments(gradebook):
             .join(SolutionCell, Comment.cell_id == SolutionCell.id)
             .filter(Notebook.name == Assignment.name)
             .all())
-    return {(assignment, student, cell): manual or auto or ""
-            for assignment, student, cell, manual, auto in rows if manual or auto}
+    comments = {}
+    for assignment, student, cell, manual, auto in rows:
+        if manual or auto:
+            message, kind = message_and_kind(auto)
+            comments[assignment, student, cell] = (manual or message, kind)
+    return comments
 
 
 def class_results(course, status=None):
@@ -217,8 +244,10 @@ def class_results(course, status=None):
             if test not in scored:
                 continue
             score, most = scored[test]
-            message = comments.get((assignment, student, answers.get(test, ""))) if score < most else ""
-            result.exercises.append(ExerciseResult(test, titles.get(test, test), score, most, message or ""))
+            message, kind = comments.get((assignment, student, answers.get(test, "")), ("", "")) if score < most \
+                else ("", "")
+            result.exercises.append(ExerciseResult(test, titles.get(test, test), score, most, message,
+                                                   kind or ("unexplained" if score < most else "")))
         result.score = sum(e.score for e in result.exercises)
         result.max_score = sum(e.max_score for e in result.exercises)
     return [results[key] for key in sorted(results)]
@@ -248,7 +277,7 @@ def write_reports(course, outcomes, problems, sandboxed=True):
             for e in r.exercises:
                 writer.writerow({"assignment": r.assignment, "student": r.student, "exercise": e.exercise,
                                  "title": e.title, "score": _number(e.score), "max_score": _number(e.max_score),
-                                 "message": e.message})
+                                 "mistake": e.kind, "message": e.message})
     lines = [NO_SANDBOX_WARNING, ""] if not sandboxed else []
     lines.append(f"{'assignment':20} {'student':20} {'score':>9}  status")
     for r in results:

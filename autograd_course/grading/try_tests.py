@@ -69,7 +69,7 @@ def main(argv=None):
         print(f"{grade_id}: {status} ({verdict.get('round_trips', 0)} probes, {verdict.get('seconds', 0):.2f} s)")
         if not verdict["passed"]:
             failed += 1
-            print(f"    {verdict.get('ename')}: {verdict.get('evalue')}".replace("\n", "\n    "))
+            print(f"    [{verdict.get('kind')}] {verdict.get('ename')}: {verdict.get('evalue')}".replace("\n", "\n    "))
     print(f"{len(tests) - failed}/{len(tests)} tests passed; {result.seconds:.1f} s, of which the judge's own CPU "
           f"{result.judge_seconds:.1f} s")
     return 1 if failed else 0
