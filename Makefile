@@ -27,7 +27,7 @@ WITH_ENV := PATH="$(abspath $(BIN)):$$PATH"
 LAB_OPTIONS := $(ALLOW_ROOT) --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
 	--LabApp.app_settings_dir="$(CURDIR)/jupyter-config/lab-settings" $(LAB_ARGS)
 
-.PHONY: help setup lab instructor-lab demo-lab release demo collect grade export test test-browser site lock bench clean-grading
+.PHONY: help setup lab instructor-lab demo-lab release demo collect grade report export test test-browser site lock bench clean-grading
 
 help:
 	@echo "make setup     create .venv with everything the course needs (and check graphviz and Chromium)"
@@ -39,6 +39,7 @@ help:
 	@echo "make collect   file downloaded .ipynb submissions (ZIP=... or DIR=...) into submitted/ (REPLACE=1: over different ones)"
 	@echo "make grade     autograde submitted/ in sandboxed kernels, write feedback/, grades.csv and grading-summary.txt"
 	@echo "               (ARGS='--scheduler tcp://HOST:8786' grades on a Dask cluster; see the README)"
+	@echo "make report    the class report from the gradebook: class-report/index.html (make grade writes it too)"
 	@echo "make export    the gradebook as Canvas and Moodle grade-import CSV files, in exports/"
 	@echo "make test      the test suite (what CI runs), the browser tests included"
 	@echo "make test-browser  only the browser tests: JupyterLab and the site in headless Chromium"
@@ -97,6 +98,9 @@ collect: setup
 grade: setup
 	$(WITH_ENV) $(BIN)/python -m autograd_course.grading.grade $(ARGS)
 
+report: setup
+	$(WITH_ENV) $(BIN)/python -m autograd_course.grading.report $(ARGS)
+
 export: setup
 	$(WITH_ENV) $(BIN)/python -m autograd_course.grading.export $(ARGS)
 
@@ -134,5 +138,5 @@ bench: setup
 	$(WITH_ENV) $(BIN)/python -m autograd_course.grading.bench $(ARGS)
 
 clean-grading:
-	rm -rf gradebook.db submitted autograded feedback downloaded exports grades.csv grades-by-exercise.csv \
+	rm -rf gradebook.db submitted autograded feedback downloaded exports class-report grades.csv grades-by-exercise.csv \
 		grading-summary.txt grading-status.json

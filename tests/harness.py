@@ -4,7 +4,6 @@ Used by the grading tests: a course copy in a temporary
 folder holds its own gradebook, so tests never touch the instructor's.
 """
 
-import importlib.util
 import json
 import re
 import shutil
@@ -16,6 +15,7 @@ import nbformat
 
 from autograd_course.grading.course import tool_env
 from autograd_course.grading.release import release
+from autograd_course.grading.synthetic import load_cases  # noqa: F401 - the tests' cases, one loader
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
@@ -99,15 +99,6 @@ def submit(course, student, assignment, nb=None, raw=None):
     elif nb is not None:
         nbformat.write(nb, str(target))
     return target
-
-
-def load_cases(assignment):
-    """The alternative answers and typical mistakes written for one notebook (tests/submissions/<id>.py)."""
-    path = ROOT / "tests" / "submissions" / f"nb{assignment}.py"
-    spec = importlib.util.spec_from_file_location(f"cases_{assignment}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def cell_scores(course, assignment, student):

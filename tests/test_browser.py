@@ -363,6 +363,49 @@ def test_demo_class_in_the_formgrader(page, demo_lab):
         shot(page, "demo-formgrader-4-not-graded")
 
 
+@pytest.fixture(scope="module")
+def class_report(tmp_path_factory):
+    """The class report of a synthetic class of two assignments (test_report.py checks what it finds)."""
+    from autograd_course.grading.grade import load_course
+    from autograd_course.grading.report import write_report
+    from autograd_course.grading.synthetic import build_class
+
+    course = tmp_path_factory.mktemp("report") / "course"
+    build_class(course, students=60, ids=ASSIGNMENTS[:2], seed=1)
+    return write_report(load_course(course))
+
+
+@NBGRADER
+@pytest.mark.parametrize("width", [1280, 390])
+def test_class_report_shows_every_figure_and_table_offline_on_a_desk_and_a_phone(browser, class_report, width):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url))
+    try:
+        page.goto(class_report.as_uri())
+        images = page.locator("img")
+        assert images.count() == 4 and loaded_images(images) == 4, "every figure decodes"
+        assert all(alt.strip() for alt in images.evaluate_all("images => images.map(i => i.alt)"))
+        labels = page.locator("table").evaluate_all("tables => tables.map(t => t.getAttribute('aria-label'))")
+        expected = ["Most frequent mistakes", "Similar pairs", "Not graded", "Suspicious"] + [
+            f"{kind} {assignment}" for assignment in ASSIGNMENTS[:2] for kind in ("Exercises of", "Mistakes in")]
+        assert sorted(labels) == sorted(expected), labels
+        for label in labels:
+            assert page.locator(f'table[aria-label="{label}"] tbody tr').count() > 0, label
+        assert not [url for url in fetched if not url.startswith(("file:", "data:"))], fetched
+        # On a phone the page itself does not scroll sideways: wide tables and code scroll in their boxes.
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        page.locator("details summary").first.click()
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(RESULTS / f"class-report-{width}px.png"), full_page=True)
+    except BaseException:
+        shot(page, f"FAILED-class-report-{width}px")
+        raise
+    finally:
+        context.close()
+
+
 # ---- the course site (`make site`) -------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ the middle of a class loses no submission.
 """
 
 import csv
+import html
 import os
 import shutil
 import signal
@@ -123,6 +124,34 @@ def test_results_per_exercise_come_from_the_gradebook_and_keep_every_assignment(
                                                       if (r["student"], r["assignment"]) == ("ada", GRADED[0]))
     moodle_rows = {row["ID number"]: row for row in csv.DictReader(open(moodle))}
     assert moodle_rows["ada"]["First name"] == "Ada" and moodle_rows["dee"][GRADED[0]] == ""
+
+
+def test_the_class_report_of_a_class_graded_for_real_names_its_mistakes(local_course, locally_graded):
+    """The judge's messages name kinds the report groups by: every lost exercise has a kind (no unexplained
+    failure), ben's mistakes are there by name, eve (who answers as ben does) is the most similar to him, and
+    the suspicious and not-graded submissions are listed with their reasons."""
+    from autograd_course.grading.grade import load_course
+    from autograd_course.grading.report import write_report
+    from autograd_course.mistakes import KIND
+
+    page = write_report(load_course(local_course)).read_text()
+    out = local_course / "class-report"
+    with open(out / "misconceptions.csv") as handle:
+        groups = list(csv.DictReader(handle))
+    assert groups and all(KIND.fullmatch(row["mistake"]) and row["mistake"] != "unexplained" for row in groups)
+    lost = {(row["assignment"], row["exercise"]) for row in _exercise_rows(local_course)
+            if row["student"] == "ben" and float(row["score"]) < float(row["max_score"])}
+    named = {(row["assignment"], row["exercise"]) for row in groups if "ben" in row["students"].split()}
+    assert lost and named == lost
+    assert any(row["mistake"] != "no_response" for row in groups if "ben" in row["students"].split())
+    with open(out / "similar-pairs.csv") as handle:
+        pairs = [row for row in csv.DictReader(handle) if row["assignment"] == GRADED[0]]
+    assert pairs and {pairs[0]["student"], pairs[0]["other_student"]} == {"ben", "eve"}, pairs
+    section = page[page.index('id="not-graded"'):]
+    for row in locally_graded:
+        if row["status"] == "not graded":
+            assert row["student"] in section and html.escape(row["reason"], quote=False) in section, row
+    assert "eve" in section and "suspicious: cell 2 assigns torch.allclose" in section
 
 
 def test_a_dask_cluster_with_a_postgresql_gradebook_grades_exactly_as_local_workers_with_sqlite(

@@ -8,6 +8,7 @@ Assignment List, one finishes it and submits, the other submits it unfinished; t
 nbgrader, grades with `make grade` and releases the feedback; each student fetches it and reads the score.
 """
 
+import csv
 import shutil
 import subprocess
 import sys
@@ -179,6 +180,13 @@ def test_a_class_on_jupyterhub_fetches_submits_and_gets_its_feedback(hub, chromi
     graded = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "grade", f"ARGS=--course {hub['course']}"],
                             capture_output=True, text=True, timeout=900, env=hub["env"])
     assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-3000:]
+    # make grade ends with the class report: ben's unfinished answers are there, ada in none of its groups.
+    report = hub["course"] / "class-report"
+    assert f"Class report: {report / 'index.html'}" in graded.stdout, graded.stdout[-2000:]
+    with open(report / "misconceptions.csv") as handle:
+        groups = list(csv.DictReader(handle))
+    assert groups and all(row["students"].split() == ["ben"] for row in groups), groups
+    assert any(row["mistake"] == "no_response" for row in groups), groups
     total = sum(c.metadata["nbgrader"].get("points", 0) for c in read_notebook(
         SOLUTIONS / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").cells
         if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution"))

@@ -1,7 +1,7 @@
 """The course's budgets, measured: `make bench`.
 
 usage: python -m autograd_course.grading.bench [--repeats 3] [--grading-repeats 3] [--site-repeats 3]
-                                              [--out bench-results]
+                                              [--report-repeats 3] [--only SECTION ...] [--out bench-results]
 
 1. each solution notebook executed start to finish (kernel start included):
    median over N runs of the wall time and of the kernel's peak resident memory;
@@ -26,7 +26,10 @@ usage: python -m autograd_course.grading.bench [--repeats 3] [--grading-repeats 
    (an empty execution cache: every notebook runs), a rebuild into an empty output folder with the cache warm
    (no notebook runs), and a rebuild after one notebook's code changed (that notebook alone runs again;
    ``site.rebuild_one_changed_executed`` counts the notebooks the cache ran for it).
-Figures are medians; the machine is shared, so compare ratios within one run.
+5. the class report (`make report`) of a synthetic class (synthetic.py: 1,000 students x every notebook, answers,
+   alternatives and mistakes of tests/submissions drawn at random, seeded), similarity included, with --jobs
+   processes: wall time from start to exit and the peak resident memory of its largest process.
+Figures are medians; the machine is shared, so compare ratios within one run. --only runs some sections.
 """
 
 import argparse
@@ -243,21 +246,88 @@ def measure_site(repeats):
             "rebuild_one_changed_executed": executed}
 
 
+_REPORT_RUNNER = (
+    "import json, resource, runpy, sys, time\n"
+    "start = time.perf_counter()\n"
+    "sys.argv = ['report', '--course', sys.argv[1], '--jobs', sys.argv[2]]\n"
+    "try:\n"
+    "    runpy.run_module('autograd_course.grading.report', run_name='__main__')\n"
+    "except SystemExit as end:\n"
+    "    if end.code:\n"
+    "        raise\n"
+    "seconds = time.perf_counter() - start\n"
+    "peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))\n"
+    "print(json.dumps([seconds, peak / 1024]))\n"
+)
+REPORT_STUDENTS = 1000
+
+
+def measure_report(jobs, repeats, students=REPORT_STUDENTS):
+    """The class report of a synthetic class: median seconds (interpreter start included) and peak MiB."""
+    from .synthetic import build_class
+
+    with tempfile.TemporaryDirectory() as tmp:
+        course = Path(tmp) / "course"
+        start = time.perf_counter()
+        build_class(course, students=students)
+        built = time.perf_counter() - start
+        print(f"  synthetic class of {students} students x {len(assignments(REPOSITORY))} notebooks built in "
+              f"{built:.1f} s", flush=True)
+        runs = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            result = subprocess.run([sys.executable, "-c", _REPORT_RUNNER, str(course), str(jobs)], check=True,
+                                    capture_output=True, text=True)
+            seconds = time.perf_counter() - start
+            runs.append((seconds, json.loads(result.stdout.splitlines()[-1])[1]))
+            print(f"  run {len(runs)}: {runs[-1][0]:.1f} s, peak {runs[-1][1]:.0f} MiB", flush=True)
+    return {"students": students, "notebooks": len(assignments(REPOSITORY)),
+            "seconds": statistics.median(r[0] for r in runs), "peak_mib": statistics.median(r[1] for r in runs)}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs of each notebook")
     parser.add_argument("--grading-repeats", type=int, default=3, help="runs of the class grading (each ~5 min)")
     parser.add_argument("--site-repeats", type=int, default=3, help="builds of the course site (each ~1-2 min)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--report-repeats", type=int, default=3, help="class reports of the synthetic class (~15 s)")
     parser.add_argument("--out", default="bench-results")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS, help="the sections to run")
     args = parser.parse_args(argv)
+    results = {"cpus": os.cpu_count(), "repeats": args.repeats, "grading_repeats": args.grading_repeats,
+               "site_repeats": args.site_repeats, "report_repeats": args.report_repeats}
+    if "notebooks" in args.only:
+        results.update(bench_notebooks(args))
+    if "grading" in args.only:
+        results["grading"] = bench_grading(args)
+    if "site" in args.only:
+        results["site"] = bench_site(args)
+    if "report" in args.only:
+        print(f"The class report (make report), median of {args.report_repeats} runs ({args.jobs} processes):",
+              flush=True)
+        report = results["report"] = measure_report(args.jobs, args.report_repeats)
+        print(f"  {report['students']} students x {report['notebooks']} notebooks: {report['seconds']:.1f} s "
+              f"(goal: under 60 s on 2 cores), peak {report['peak_mib']:.0f} MiB")
+    Path(args.out).mkdir(exist_ok=True)
+    (Path(args.out) / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"Wrote {Path(args.out) / 'bench.json'}")
 
+
+SECTIONS = ["notebooks", "grading", "site", "report"]
+
+
+def bench_notebooks(args):
     print(f"Solution notebooks, median of {args.repeats} runs (wall time incl. kernel start; peak kernel RSS):", flush=True)
     notebooks = measure_notebooks(args.repeats)
     floor = measure_floor(args.repeats)
     total = sum(row["seconds"] for row in notebooks.values())
     print(f"  {'whole course':30} {total:6.2f} s")
     print(f"Floor (kernel start + import torch): {floor:.2f} s", flush=True)
+    return {"notebooks": notebooks, "course_seconds": total, "floor_seconds": floor}
+
+
+def bench_grading(args):
     print(f"Grading the demo class, median of {args.grading_repeats} runs ({args.jobs} workers):", flush=True)
     grading = measure_grading(args.jobs, args.grading_repeats)
     print(f"  plain nbclient execution:           {grading['plain_execution_seconds_per_notebook']:.2f} s per notebook "
@@ -270,18 +340,17 @@ def main(argv=None):
     print(f"  sandbox cost:                       {grading['sandbox_cost']:.2f}x (budget 1.10)")
     print(f"  speed-up over serial nbgrader:      {grading['speedup_over_serial_nbgrader']:.2f}x")
     print(f"  the judge's share of workers' time: {100 * grading['judge_share_of_worker_time']:.1f}%")
+    return grading
+
+
+def bench_site(args):
     print(f"The course site (make site), median of {args.site_repeats} runs:", flush=True)
     site = measure_site(args.site_repeats)
     print(f"  full build (empty cache):           {site['full_build_seconds']:.1f} s")
     print(f"  rebuild, warm cache:                {site['warm_rebuild_seconds']:.1f} s (goal: under 20 s)")
     print(f"  rebuild, one notebook changed:      {site['rebuild_one_changed_seconds']:.1f} s "
           f"({site['rebuild_one_changed_executed']:g} notebook executed)")
-    results = {"notebooks": notebooks, "course_seconds": total, "floor_seconds": floor, "grading": grading,
-               "site": site, "cpus": os.cpu_count(), "repeats": args.repeats,
-               "grading_repeats": args.grading_repeats, "site_repeats": args.site_repeats}
-    Path(args.out).mkdir(exist_ok=True)
-    (Path(args.out) / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"Wrote {Path(args.out) / 'bench.json'}")
+    return site
 
 
 if __name__ == "__main__":

@@ -4,13 +4,13 @@ usage: python -m autograd_course.grading.demo [--course demo-course]
 
 Builds a course folder (solutions, config, its own SQLite gradebook), releases
 the assignments, enrols five students by name and files their submissions:
-ada submits the solutions (correct), ben answers only every other exercise
-(partly wrong), eve answers as ben does in the first assignment and adds a
+ada submits the solutions (correct), ben answers every other exercise and makes a
+typical mistake of tests/submissions in the others (partly wrong), eve answers as ben does in the first assignment and adds a
 cell that makes ``torch.allclose`` always agree (she gains nothing, and is flagged suspicious),
 cy sends a file that is not JSON and dee names her file wrongly (both broken:
 reported with their reasons, not scored 0).  It grades them, prints the grade
-table and leaves grades.csv, grades-by-exercise.csv, grading-summary.txt and
-feedback/ in the demo folder to explore; ``make demo-lab`` opens it in the formgrader.
+table and leaves grades.csv, grades-by-exercise.csv, grading-summary.txt, feedback/ and the
+class report (class-report/index.html) in the demo folder to explore; ``make demo-lab`` opens it in the formgrader.
 """
 
 import argparse
@@ -20,8 +20,9 @@ from pathlib import Path
 import nbformat
 
 from .course import REPOSITORY, assignments
-from .grade import grade_class, load_course
+from .grade import grade_class, load_course, write_class_report
 from .release import release
+from .synthetic import load_cases
 
 # (id, first name, last name) of the demo's students.
 STUDENTS = [("ada", "Ada", "Byron"), ("ben", "Ben", "Okafor"), ("cy", "Cy", "Park"), ("dee", "Dee", "Novak"),
@@ -30,10 +31,15 @@ STUDENTS = [("ada", "Ada", "Byron"), ("ben", "Ben", "Okafor"), ("cy", "Cy", "Par
 ALWAYS_AGREE = "import torch\ntorch.allclose = lambda *args, **kwargs: True   # every comparison passes?\n"
 
 
-def partly_answered(solution, student_version):
-    """The student version with the solution cells of every other exercise filled in."""
+def partly_answered(solution, student_version, assignment):
+    """The student version with the solution cells of every other exercise filled in, and a typical mistake in
+    each of the others that has one written in tests/submissions (the rest left as released)."""
     answers = [cell for cell in solution.cells if cell.metadata.get("nbgrader", {}).get("solution")]
     keep = {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in answers[::2]}
+    if (REPOSITORY / "tests" / "submissions" / f"nb{assignment}.py").exists():
+        mistakes = getattr(load_cases(assignment), "MISTAKES", {})
+        keep.update((cell.metadata["nbgrader"]["grade_id"], mistakes[cell.metadata["nbgrader"]["grade_id"]][1])
+                    for cell in answers[1::2] if cell.metadata["nbgrader"]["grade_id"] in mistakes)
     for cell in student_version.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in keep:
@@ -62,7 +68,7 @@ def build(course, db_url=None, ids=None):
     for assignment in ids:
         solution = nbformat.read(str(course / "solutions" / assignment / f"{assignment}.ipynb"), as_version=4)
         student = nbformat.read(str(course / "notebooks" / assignment / f"{assignment}.ipynb"), as_version=4)
-        partly = partly_answered(solution, student)
+        partly = partly_answered(solution, student, assignment)
         handed_in = [("ada", solution), ("ben", partly)]
         if assignment == ids[0]:      # eve hands in the first assignment only
             tampered = nbformat.from_dict(partly)
@@ -87,6 +93,7 @@ def main(argv=None):
     course = build(args.course)
     print(f"Demo course in {course}/: {len(assignments(course))} assignments, {len(STUDENTS)} students. Grading...\n")
     grade_class(course)
+    write_class_report(course)
     print(f"\nmake demo-lab opens {course}/ in JupyterLab: the formgrader shows this class.")
 
 

@@ -27,6 +27,7 @@ started in the background while the first submissions are prepared),
 or the workers of an existing Dask cluster (``--scheduler``): no nbgrader
 start-up per notebook, and a worker that dies is replaced; its submission is
 retried on another worker and reported if it keeps killing them.
+At the end, the command writes the class report (report.py) from the gradebook.
 
 A submission that cannot be graded is reported by name and reason and never
 appears in grades.csv as a silent 0; one broken submission never stops the
@@ -754,7 +755,19 @@ def main(argv=None):
     except GradingRefused as refusal:
         print(f"make grade: {refusal}", file=sys.stderr)
         sys.exit(2)
+    write_class_report(args.course)
     sys.exit(0 if all(o.status == "graded" for o in outcomes) else 1)
+
+
+def write_class_report(course):
+    """The class report after grading; the grades stay stored, and the run's outcome stands, if it fails."""
+    from .report import write_report
+
+    try:
+        print(f"Class report: {write_report(load_course(course))}")
+    except Exception as error:   # noqa: BLE001 - a report is a reading of grades, never a reason to lose them
+        print(f"make grade: the class report could not be written ({type(error).__name__}: {error}); "
+              "the grades are stored: make report tries again", file=sys.stderr)
 
 
 if __name__ == "__main__":
