@@ -61,6 +61,43 @@ def many_vjps(f, x, cotangents):
     _, pullback = vjp(f, x)
     return torch.stack([pullback(u)[0] for u in cotangents])
 ''',
+    "softsign_function": '''
+class Softsign(torch.autograd.Function):
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x):
+        return x / (1 + x.abs())
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        # Save 1 + |x|, which both derivatives square.
+        (x,) = inputs
+        denominator = 1 + x.abs()
+        ctx.save_for_backward(denominator)
+        ctx.save_for_forward(denominator)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (denominator,) = ctx.saved_tensors
+        return grad_output * denominator.pow(-2)
+
+    @staticmethod
+    def jvp(ctx, x_tangent):
+        (denominator,) = ctx.saved_tensors
+        return x_tangent * denominator.pow(-2)
+''',
+    "per_sample_grads_with_dropout": '''
+def per_sample_grads_with_dropout(model, loss_fn, x, y):
+    names = [name for name, _ in model.named_parameters()]
+    values = tuple(p.detach() for _, p in model.named_parameters())
+
+    def loss_of_one(values, x_i, y_i):
+        return loss_fn(functional_call(model, dict(zip(names, values)), (x_i[None],)), y_i[None])
+
+    per_sample = vmap(grad(loss_of_one), in_dims=(None, 0, 0), randomness="different")
+    return dict(zip(names, per_sample(values, x, y)))
+''',
 }
 
 # solution grade_id -> (the mistake, in words; the whole cell with that mistake; words its failure message must contain)
@@ -103,6 +140,37 @@ def many_vjps(f, x, cotangents):
 
     return torch.stack([vjp(f, x)[1](u)[0] for u in cotangents])
 ''', "f ran 4 times for 4 cotangents"),
+    "softsign_function": ("saves x for backward only, so jvp finds nothing in ctx.saved_tensors", '''
+class Softsign(torch.autograd.Function):
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x):
+        return x / (1 + x.abs())
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output / (1 + x.abs()) ** 2
+
+    @staticmethod
+    def jvp(ctx, x_tangent):
+        (x,) = ctx.saved_tensors
+        return x_tangent / (1 + x.abs()) ** 2
+''', "save_for_forward"),
+    "per_sample_grads_with_dropout": ("lets vmap draw one dropout mask for the whole batch", '''
+def per_sample_grads_with_dropout(model, loss_fn, x, y):
+    params = {name: p.detach() for name, p in model.named_parameters()}
+
+    def one_sample_loss(params, x_i, y_i):
+        return loss_fn(functional_call(model, params, (x_i.unsqueeze(0),)), y_i.unsqueeze(0))
+
+    return vmap(grad(one_sample_loss), in_dims=(None, 0, 0), randomness="same")(params, x, y)
+''', "same dropout mask"),
     "per_sample_grads": ("differentiates the batch loss without vmap", '''
 def per_sample_grads(model, loss_fn, x, y):
     params = {name: p.detach() for name, p in model.named_parameters()}
@@ -129,4 +197,36 @@ def per_sample_grads(model, loss_fn, x, y):
     grads = vmap(grad(loss_of_one), in_dims=(0, 0, 0))(values, x, y)
     return dict(zip(names, grads))
 ''', "in_dims None"),
+    "softsign_function": ("returns the derivative from jvp without multiplying by the tangent", '''
+class Softsign(torch.autograd.Function):
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x):
+        return x / (1 + x.abs())
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+        ctx.save_for_forward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output / (1 + x.abs()) ** 2
+
+    @staticmethod
+    def jvp(ctx, x_tangent):
+        (x,) = ctx.saved_tensors
+        return 1 / (1 + x.abs()) ** 2
+''', "without multiplying by the tangent"),
+    "per_sample_grads_with_dropout": ("leaves vmap's randomness at its default, which refuses dropout", '''
+def per_sample_grads_with_dropout(model, loss_fn, x, y):
+    params = {name: p.detach() for name, p in model.named_parameters()}
+
+    def one_sample_loss(params, x_i, y_i):
+        return loss_fn(functional_call(model, params, (x_i.unsqueeze(0),)), y_i.unsqueeze(0))
+
+    return vmap(grad(one_sample_loss), in_dims=(None, 0, 0))(params, x, y)
+''', "randomness='different'"),
 }
